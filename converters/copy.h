@@ -1,0 +1,42 @@
+/* ferry: the copy engine.  It knows disks and targets only through their
+ * vtables: nothing here is specific to a format, a transport or a target. */
+#ifndef FERRY_CONVERTERS_COPY_H
+#define FERRY_CONVERTERS_COPY_H
+
+#include <stdint.h>
+
+#include "common/log.h"
+#include "converters/format.h"
+#include "converters/target.h"
+
+struct ferry_progress {
+  uint64_t done;  /* logical bytes handled (copied, zeroed or skipped) */
+  uint64_t total; /* logical bytes to handle */
+  uint64_t data;  /* bytes written as data */
+  uint64_t zero;  /* bytes that were zero (skipped or zeroed) */
+};
+
+typedef void (*ferry_progress_cb) (void *opaque,
+                                   const struct ferry_progress *p);
+
+struct ferry_copy_opts {
+  unsigned threads;       /* 0: number of online CPUs */
+  size_t request_size;    /* largest single read; 0: default */
+  size_t sparse_size;     /* zero-detection granularity; 0: off */
+  ferry_progress_cb progress;
+  void *progress_opaque;
+  const struct ferry_log *log;
+};
+
+#define FERRY_COPY_DEFAULT_REQUEST (2u * 1024 * 1024)
+#define FERRY_COPY_DEFAULT_SPARSE 4096u
+
+/* Copy the whole disk into the target (which must be at least d->size).
+ * Uses d->ops->stream when the disk can only be read sequentially. */
+int ferry_copy (struct ferry_disk *d, struct ferry_target *t,
+                const struct ferry_copy_opts *o, struct ferry_progress *result);
+
+/* True if len bytes at buf are all zero. */
+bool ferry_is_zero (const void *buf, size_t len);
+
+#endif

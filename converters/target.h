@@ -1,0 +1,49 @@
+/* ferry: targets receive the logical disk.  Writes may come from several
+ * threads at once at non-overlapping offsets. */
+#ifndef FERRY_CONVERTERS_TARGET_H
+#define FERRY_CONVERTERS_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+
+struct ferry_target;
+
+struct ferry_target_opts {
+  const char *format; /* "raw" */
+  bool overwrite;     /* replace an existing file */
+  bool preallocate;   /* allocate every byte of a file target */
+  const struct ferry_log *log;
+};
+
+struct ferry_target_ops {
+  const char *name;
+  int (*pwrite) (struct ferry_target *t, const void *buf, size_t count,
+                 uint64_t offset);
+  /* Make [offset, offset+length) read as zeros, cheaply where possible. */
+  int (*zero) (struct ferry_target *t, uint64_t offset, uint64_t length);
+  /* Make everything durable and visible under the final name. */
+  int (*finish) (struct ferry_target *t);
+  /* Failure: remove anything that could look like a finished output. */
+  void (*abort) (struct ferry_target *t);
+  void (*close) (struct ferry_target *t);
+};
+
+struct ferry_target {
+  const struct ferry_target_ops *ops;
+  char *path;
+  uint64_t size;
+  /* The target already reads as zeros everywhere (a new sparse file), so
+   * the copy engine may skip zero ranges entirely. */
+  bool starts_zeroed;
+  void *priv;
+};
+
+struct ferry_target *ferry_target_open (const char *path, uint64_t size,
+                                        const struct ferry_target_opts *o);
+/* close() after finish() or abort(); abort() is implied if neither ran. */
+void ferry_target_close (struct ferry_target *t);
+
+#endif
