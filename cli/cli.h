@@ -16,6 +16,7 @@ struct cli_common {
 
 int cmd_convert (int argc, char **argv, struct cli_common *g);
 int cmd_info (int argc, char **argv, struct cli_common *g);
+int cmd_checksum (int argc, char **argv, struct cli_common *g);
 
 /* Print "ferry: MESSAGE" for the current error and return its exit code. */
 int cli_fail (void);

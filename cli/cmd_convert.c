@@ -22,18 +22,23 @@ usage (FILE *f)
     "A file DEST is written as DEST.part and renamed when complete.\n"
     "\n"
     "Options:\n"
-    "  -O, --format=raw|qcow2     output format (default raw; qcow2 is not\n"
-    "                             implemented yet)\n"
+    "  -O, --format=raw|qcow2     output format (default raw)\n"
+    "      --cluster-size=SIZE    qcow2 cluster size (default 64k)\n"
+    "      --compress[=zlib|zstd] qcow2 compressed clusters (default zstd)\n"
     "      --source-format=auto|vmdk|raw\n"
     "                             source format (default: detect)\n"
     "      --overwrite            replace an existing DEST file\n"
-    "      --preallocate          allocate every byte of a DEST file\n"
+    "      --preallocate[=full|metadata]\n"
+    "                             raw: allocate every byte of a DEST file;\n"
+    "                             qcow2: metadata (tables, cluster offsets)\n"
     "      --sequential           read SOURCE once, front to back (raw and\n"
     "                             streamOptimized VMDK); implied for '-'\n"
     "      --allow-absolute-extents\n"
     "                             follow VMDK extent and parent paths that are\n"
     "                             absolute or leave the descriptor's directory\n"
     "      --ignore-cid           do not check parentCID against the parent\n"
+    "      --checksum             compute the disk checksum on the way and\n"
+    "                             print it (same value as 'ferry checksum')\n"
     "      --threads=N            copy threads (default: number of CPUs)\n"
     "      --request-size=SIZE    largest read (default 2M)\n"
     "      --sparse-size=SIZE     zero-detection block (default 4k; 0: off)\n"
@@ -48,14 +53,18 @@ usage (FILE *f)
 enum {
   OPT_SOURCE_FORMAT = 256, OPT_OVERWRITE, OPT_PREALLOCATE, OPT_SEQUENTIAL,
   OPT_ALLOW_ABS, OPT_IGNORE_CID, OPT_THREADS, OPT_REQUEST_SIZE,
-  OPT_SPARSE_SIZE, OPT_PROGRESS, OPT_LOG_FORMAT,
+  OPT_SPARSE_SIZE, OPT_PROGRESS, OPT_LOG_FORMAT, OPT_CLUSTER_SIZE,
+  OPT_COMPRESS, OPT_CHECKSUM,
 };
 
 static const struct option long_opts[] = {
   { "format", required_argument, NULL, 'O' },
   { "source-format", required_argument, NULL, OPT_SOURCE_FORMAT },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
-  { "preallocate", no_argument, NULL, OPT_PREALLOCATE },
+  { "preallocate", optional_argument, NULL, OPT_PREALLOCATE },
+  { "cluster-size", required_argument, NULL, OPT_CLUSTER_SIZE },
+  { "compress", optional_argument, NULL, OPT_COMPRESS },
+  { "checksum", no_argument, NULL, OPT_CHECKSUM },
   { "sequential", no_argument, NULL, OPT_SEQUENTIAL },
   { "allow-absolute-extents", no_argument, NULL, OPT_ALLOW_ABS },
   { "ignore-cid", no_argument, NULL, OPT_IGNORE_CID },
@@ -104,7 +113,8 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
   struct ferry_copy_opts co = { .sparse_size = FERRY_COPY_DEFAULT_SPARSE,
                                 .log = &g->log };
   const char *progress_arg = NULL;
-  bool want_progress = false;
+  bool want_progress = false, want_checksum = false;
+  char checksum[FERRY_CHECKSUM_MAX];
   enum progress_mode pmode = PROGRESS_NONE;
   struct progress prog;
   struct ferry_progress result = { 0 };
@@ -121,7 +131,30 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
     case 'O': to.format = optarg; break;
     case OPT_SOURCE_FORMAT: oo.format = optarg; break;
     case OPT_OVERWRITE: to.overwrite = true; break;
-    case OPT_PREALLOCATE: to.preallocate = true; break;
+    case OPT_PREALLOCATE:
+      if (!optarg || strcmp (optarg, "full") == 0)
+        to.preallocate = true;
+      else if (strcmp (optarg, "metadata") == 0)
+        to.preallocate_metadata = true;
+      else
+        return usage_error ("--preallocate=%s: expected full or metadata",
+                            optarg);
+      break;
+    case OPT_CLUSTER_SIZE:
+      if (cli_parse_size (optarg, &v) < 0 || v < 512 || v > (2u << 20)
+          || (v & (v - 1)))
+        return usage_error ("--cluster-size=%s: expected a power of two "
+                            "from 512 to 2M", optarg);
+      to.cluster_size = (uint32_t) v;
+      break;
+    case OPT_COMPRESS:
+      if (!optarg)
+        to.compress = "zstd";
+      else if (strcmp (optarg, "zlib") == 0 || strcmp (optarg, "zstd") == 0)
+        to.compress = optarg;
+      else
+        return usage_error ("--compress=%s: expected zlib or zstd", optarg);
+      break;
     case OPT_SEQUENTIAL: oo.sequential = true; break;
     case OPT_ALLOW_ABS: oo.allow_absolute_extents = true; break;
     case OPT_IGNORE_CID: oo.ignore_cid = true; break;
@@ -145,6 +178,7 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
                             "from 512 to 64M", optarg);
       co.sparse_size = (size_t) v;
       break;
+    case OPT_CHECKSUM: want_checksum = true; break;
     case OPT_PROGRESS:
       want_progress = true;
       progress_arg = optarg;
@@ -171,12 +205,18 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
                         progress_arg);
   const char *src = argv[optind], *dst = argv[optind + 1];
 
-  /* Check the output format before touching the source, so a usage
+  /* Check option combinations before touching the source, so a usage
    * mistake costs nothing. */
-  if (strcmp (to.format, "raw") != 0) {
-    ferry_target_open (dst, 0, &to); /* sets the reason */
-    return cli_fail ();
-  }
+  bool qcow2 = strcmp (to.format, "qcow2") == 0;
+  if (!qcow2 && strcmp (to.format, "raw") != 0)
+    return usage_error ("--format=%s: expected raw or qcow2", to.format);
+  if (!qcow2 && (to.compress || to.cluster_size || to.preallocate_metadata))
+    return usage_error ("%s: --compress, --cluster-size and "
+                        "--preallocate=metadata need --format=qcow2",
+                        to.format);
+  if (qcow2 && to.preallocate)
+    return usage_error ("%s: --preallocate=full is for raw output; qcow2 "
+                        "takes --preallocate=metadata", to.format);
 
   t0 = progress_now ();
   tr = ferry_transport_open (src);
@@ -200,7 +240,7 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
     co.progress = progress_update;
     co.progress_opaque = &prog;
   }
-  if (ferry_copy (d, t, &co, &result) < 0 || t->ops->finish (t) < 0) {
+  if (ferry_copy (d, t, &co, &result, want_checksum ? checksum : NULL) < 0 || t->ops->finish (t) < 0) {
     int code = cli_fail ();
     progress_finish (&prog, &result, false);
     t->ops->abort (t);
@@ -209,6 +249,8 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
     return code;
   }
   progress_finish (&prog, &result, true);
+  if (want_checksum && checksum[0])
+    printf ("%s  %s\n", checksum, dst);
   double secs = progress_now () - t0;
   ferry_info (&g->log,
               "%s: wrote %llu bytes of data, %llu bytes zero, virtual size "

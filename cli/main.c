@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
   { "convert", cmd_convert, "copy and convert a disk image (VMDK or raw) to raw" },
   { "info", cmd_info, "show the format, size and allocation of a disk image" },
+  { "checksum", cmd_checksum, "print the content checksum of disk images" },
 };
 
 static void

@@ -16,11 +16,15 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "converters/checksum.h"
 #include "converters/copy.h"
 
 /* Extents are asked for one window at a time so the extent list stays
  * small on huge disks. */
 #define WINDOW (64u * 1024 * 1024)
+#define LEAVES_PER_WINDOW (WINDOW / FERRY_CSUM_LEAF)
+/* Finished windows whose digests wait for an earlier, slower window. */
+#define MAX_PENDING 128
 
 bool
 ferry_is_zero (const void *buf, size_t len)
@@ -34,6 +38,25 @@ ferry_is_zero (const void *buf, size_t len)
       return false;
   return len <= 16 || memcmp (p, p + 16, len - 16) == 0;
 }
+
+/* Hashes the disk from some offset on, in order, leaf by leaf; finished
+ * leaf digests go to out[] (window mode) or straight to the root. */
+struct cursor {
+  struct ferry_leaf_hasher *h;
+  const uint8_t *zero_leaf; /* digest of a full leaf of zeros */
+  uint64_t pos;             /* next disk offset to hash */
+  uint64_t disk_size;
+  bool in_leaf;
+  uint8_t (*out)[FERRY_CSUM_LEN];
+  size_t n_out;
+  struct ferry_root_hasher *root;
+};
+
+struct pending {
+  bool ready;
+  size_t n;
+  uint8_t d[LEAVES_PER_WINDOW][FERRY_CSUM_LEN];
+};
 
 struct copy_ctx {
   struct ferry_disk *d;
@@ -49,7 +72,91 @@ struct copy_ctx {
   char err_msg[1024];
 
   _Atomic uint64_t done, data, zero;
+
+  /* Checksum state; csum false if not asked for.  Under lock. */
+  bool csum;
+  bool csum_invalid;
+  uint8_t zero_leaf[FERRY_CSUM_LEN];
+  struct ferry_root_hasher *root;
+  uint64_t next_fold; /* window index */
+  pthread_cond_t fold_cond;
+  struct pending *pend; /* MAX_PENDING slots */
 };
+
+static int
+leaf_done (struct cursor *k, const uint8_t *digest)
+{
+  if (k->root)
+    return ferry_root_add (k->root, digest);
+  memcpy (k->out[k->n_out++], digest, FERRY_CSUM_LEN);
+  return 0;
+}
+
+/* Feed [k->pos, k->pos+len) from buf, or zeros if buf is NULL. */
+static int
+cursor_feed (struct cursor *k, const char *buf, uint64_t len)
+{
+  while (len > 0) {
+    uint64_t in_leaf = k->pos % FERRY_CSUM_LEAF;
+    uint64_t leaf_len = k->disk_size - (k->pos - in_leaf) < FERRY_CSUM_LEAF
+                            ? k->disk_size - (k->pos - in_leaf)
+                            : FERRY_CSUM_LEAF;
+    uint64_t n = leaf_len - in_leaf < len ? leaf_len - in_leaf : len;
+
+    /* A whole leaf of zeros has a known digest. */
+    if (!buf && in_leaf == 0 && n == FERRY_CSUM_LEAF) {
+      if (leaf_done (k, k->zero_leaf) < 0)
+        return -1;
+    }
+    else {
+      if (!k->in_leaf) {
+        if (ferry_leaf_begin (k->h) < 0)
+          return -1;
+        k->in_leaf = true;
+      }
+      if ((buf ? ferry_leaf_update (k->h, buf, (size_t) n)
+               : ferry_leaf_update_zeros (k->h, (size_t) n)) < 0)
+        return -1;
+      if (in_leaf + n == leaf_len) {
+        uint8_t dg[FERRY_CSUM_LEN];
+        k->in_leaf = false;
+        if (ferry_leaf_end (k->h, dg) < 0 || leaf_done (k, dg) < 0)
+          return -1;
+      }
+    }
+    k->pos += n;
+    len -= n;
+    if (buf)
+      buf += n;
+  }
+  return 0;
+}
+
+/* Hand a finished window's leaf digests to the root in disk order. */
+static int
+fold_window (struct copy_ctx *c, uint64_t widx, struct cursor *k)
+{
+  int r = 0;
+  pthread_mutex_lock (&c->lock);
+  while (widx - c->next_fold >= MAX_PENDING && !c->failed)
+    pthread_cond_wait (&c->fold_cond, &c->lock);
+  if (!c->failed) {
+    struct pending *p = &c->pend[widx % MAX_PENDING];
+    memcpy (p->d, k->out, k->n_out * FERRY_CSUM_LEN);
+    p->n = k->n_out;
+    p->ready = true;
+    while (c->pend[c->next_fold % MAX_PENDING].ready) {
+      p = &c->pend[c->next_fold % MAX_PENDING];
+      for (size_t i = 0; i < p->n && r == 0; i++)
+        r = ferry_root_add (c->root, p->d[i]);
+      p->ready = false;
+      c->next_fold++;
+    }
+    pthread_cond_broadcast (&c->fold_cond);
+  }
+  pthread_mutex_unlock (&c->lock);
+  return r;
+}
 
 static void
 report (struct copy_ctx *c)
@@ -122,8 +229,13 @@ all_data:
 
 static int
 copy_window (struct copy_ctx *c, char *buf, struct ferry_extent_list *el,
-             uint64_t start, uint64_t len)
+             uint64_t start, uint64_t len, struct cursor *k)
 {
+  if (k) {
+    k->pos = start;
+    k->n_out = 0;
+    k->in_leaf = false;
+  }
   ferry_extent_list_reset (el);
   if (c->d->ops->extents (c->d, start, len, el) < 0)
     return -1;
@@ -145,17 +257,22 @@ copy_window (struct copy_ctx *c, char *buf, struct ferry_extent_list *el,
     covered += e->length;
 
     if (e->type != FERRY_EXTENT_DATA) {
-      if (zero_range (c, e->offset, e->length) < 0)
+      if (zero_range (c, e->offset, e->length) < 0
+          || (k && cursor_feed (k, NULL, e->length) < 0))
         return -1;
       atomic_fetch_add (&c->done, e->length);
       continue;
     }
     for (uint64_t off = e->offset; off < e->offset + e->length;) {
-      size_t n = e->offset + e->length - off < c->request_size
+      /* End requests on request_size boundaries of the disk, so a request
+       * never straddles a target block when the extent start does not. */
+      uint64_t lim = c->request_size - off % c->request_size;
+      size_t n = e->offset + e->length - off < lim
                      ? (size_t) (e->offset + e->length - off)
-                     : c->request_size;
+                     : (size_t) lim;
       if (c->d->ops->read (c->d, buf, n, off) < 0
-          || write_sparse (c, buf, n, off) < 0)
+          || write_sparse (c, buf, n, off) < 0
+          || (k && cursor_feed (k, buf, n) < 0))
         return -1;
       off += n;
       atomic_fetch_add (&c->done, n);
@@ -168,6 +285,8 @@ copy_window (struct copy_ctx *c, char *buf, struct ferry_extent_list *el,
                         c->d->ops->name,
                         (unsigned long long) (covered - start),
                         (unsigned long long) len, (unsigned long long) start);
+  if (k)
+    return fold_window (c, start / WINDOW, k);
   return 0;
 }
 
@@ -180,6 +299,7 @@ fail (struct copy_ctx *c)
     c->err_code = ferry_error_code ();
     snprintf (c->err_msg, sizeof c->err_msg, "%s", ferry_error_msg ());
   }
+  pthread_cond_broadcast (&c->fold_cond);
   pthread_mutex_unlock (&c->lock);
 }
 
@@ -189,11 +309,18 @@ worker (void *arg)
   struct copy_ctx *c = arg;
   struct ferry_extent_list el = { 0 };
   char *buf = malloc (c->request_size);
+  struct cursor kk = { .zero_leaf = c->zero_leaf, .disk_size = c->d->size };
+  struct cursor *k = NULL;
 
-  if (!buf) {
+  if (c->csum) {
+    kk.h = ferry_leaf_hasher_new ();
+    kk.out = malloc (LEAVES_PER_WINDOW * FERRY_CSUM_LEN);
+    k = &kk;
+  }
+  if (!buf || (c->csum && (!kk.h || !kk.out))) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     fail (c);
-    return NULL;
+    goto out;
   }
   for (;;) {
     uint64_t start, len;
@@ -207,22 +334,31 @@ worker (void *arg)
     c->next += len;
     pthread_mutex_unlock (&c->lock);
 
-    if (copy_window (c, buf, &el, start, len) < 0) {
+    if (copy_window (c, buf, &el, start, len, k) < 0) {
       fail (c);
       break;
     }
     report (c);
   }
+out:
   ferry_extent_list_free (&el);
   free (buf);
+  ferry_leaf_hasher_free (kk.h);
+  free (kk.out);
   return NULL;
 }
+
+struct stream_ctx {
+  struct copy_ctx *c;
+  struct cursor *k; /* NULL: no checksum (or given up) */
+};
 
 /* Sequential sources deliver data in file order through a callback. */
 static int
 stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
 {
-  struct copy_ctx *c = opaque;
+  struct stream_ctx *sc = opaque;
+  struct copy_ctx *c = sc->c;
   if (offset > UINT64_MAX - len)
     return ferry_error (FERRY_E_INPUT, "%s: data at offset %llu overflows",
                         c->d->transport->name, (unsigned long long) offset);
@@ -236,6 +372,19 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
                         len, (unsigned long long) c->d->size);
   if (write_sparse (c, buf, len, offset) < 0)
     return -1;
+  if (sc->k) {
+    /* Streams normally hold their data in disk order; one that does not
+     * cannot be hashed in one pass. */
+    if (offset < sc->k->pos) {
+      ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
+                  "computed", c->d->transport->name);
+      c->csum_invalid = true;
+      sc->k = NULL;
+    }
+    else if (cursor_feed (sc->k, NULL, offset - sc->k->pos) < 0
+             || cursor_feed (sc->k, buf, len) < 0)
+      return -1;
+  }
   atomic_fetch_add (&c->done, len);
   report (c);
   return 0;
@@ -250,8 +399,27 @@ copy_stream (struct copy_ctx *c)
       && c->t->ops->zero (c->t, 0, c->d->size) < 0)
     return -1;
   bool known = c->d->size > 0;
-  if (c->d->ops->stream (c->d, stream_cb, c) < 0)
-    return -1;
+  struct stream_ctx sc = { .c = c };
+  struct cursor kk = { .zero_leaf = c->zero_leaf, .disk_size = c->d->size,
+                       .root = c->root };
+  int r = -1;
+
+  /* A raw stream of unknown size cannot be hashed leaf by leaf, since the
+   * last leaf's length is not known until the end. */
+  if (c->csum && known) {
+    if (!(kk.h = ferry_leaf_hasher_new ()))
+      return -1;
+    sc.k = &kk;
+  }
+  else if (c->csum) {
+    ferry_warn (c->o->log, "%s: size unknown until the end of the stream; "
+                "no checksum computed", c->d->transport->name);
+    c->csum_invalid = true;
+  }
+  if (c->d->ops->stream (c->d, stream_cb, &sc) < 0)
+    goto out;
+  if (sc.k && cursor_feed (sc.k, NULL, c->d->size - sc.k->pos) < 0)
+    goto out;
   if (!known)
     c->t->size = c->d->size;
   /* Everything not delivered is zero. */
@@ -261,12 +429,16 @@ copy_stream (struct copy_ctx *c)
     atomic_store (&c->done, c->d->size);
   }
   report (c);
-  return 0;
+  r = 0;
+out:
+  ferry_leaf_hasher_free (kk.h);
+  return r;
 }
 
 int
 ferry_copy (struct ferry_disk *d, struct ferry_target *t,
-            const struct ferry_copy_opts *o, struct ferry_progress *result)
+            const struct ferry_copy_opts *o, struct ferry_progress *result,
+            char *checksum)
 {
   struct copy_ctx c = {
     .d = d,
@@ -279,9 +451,27 @@ ferry_copy (struct ferry_disk *d, struct ferry_target *t,
   unsigned n = o->threads;
   int r = 0;
 
+  /* Zero detection on the target's own block boundaries keeps writes whole
+   * (a qcow2 cluster is either written or left unallocated). */
+  if (t->write_block && c.sparse_size && c.sparse_size < t->write_block)
+    c.sparse_size = t->write_block;
+  if (t->write_block && c.request_size % t->write_block)
+    c.request_size += t->write_block - c.request_size % t->write_block;
   if (c.sparse_size && c.sparse_size > c.request_size)
     c.sparse_size = c.request_size;
   pthread_mutex_init (&c.lock, NULL);
+  pthread_cond_init (&c.fold_cond, NULL);
+  if (checksum) {
+    checksum[0] = 0;
+    c.csum = true;
+    c.root = ferry_root_hasher_new ();
+    c.pend = calloc (MAX_PENDING, sizeof *c.pend);
+    if (!c.root || !c.pend
+        || ferry_zero_leaf_digest (FERRY_CSUM_LEAF, c.zero_leaf) < 0) {
+      r = ferry_error (FERRY_E_SYSTEM, "out of memory");
+      goto out;
+    }
+  }
 
   if (d->sequential) {
     r = copy_stream (&c);
@@ -313,7 +503,18 @@ ferry_copy (struct ferry_disk *d, struct ferry_target *t,
     r = -1;
   }
 
+  if (r == 0 && c.csum && !c.csum_invalid) {
+    char hex[2 * FERRY_CSUM_LEN + 1];
+    if (ferry_root_final (c.root, d->size, hex) < 0)
+      r = -1;
+    else
+      sprintf (checksum, "%s%s", FERRY_CSUM_PREFIX, hex);
+  }
+
 out:
+  ferry_root_hasher_free (c.root);
+  free (c.pend);
+  pthread_cond_destroy (&c.fold_cond);
   pthread_mutex_destroy (&c.lock);
   if (result) {
     result->done = atomic_load (&c.done);

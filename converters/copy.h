@@ -31,10 +31,20 @@ struct ferry_copy_opts {
 #define FERRY_COPY_DEFAULT_REQUEST (2u * 1024 * 1024)
 #define FERRY_COPY_DEFAULT_SPARSE 4096u
 
+/* Room for "sha256-tree:" + 64 hex digits + NUL. */
+#define FERRY_CHECKSUM_MAX 80
+
 /* Copy the whole disk into the target (which must be at least d->size).
- * Uses d->ops->stream when the disk can only be read sequentially. */
+ * Uses d->ops->stream when the disk can only be read sequentially.  If
+ * checksum is not NULL, the disk checksum (converters/checksum.h) is
+ * computed on the way and stored there, or "" if it could not be (a
+ * stream out of order; a warning says why). */
 int ferry_copy (struct ferry_disk *d, struct ferry_target *t,
-                const struct ferry_copy_opts *o, struct ferry_progress *result);
+                const struct ferry_copy_opts *o, struct ferry_progress *result,
+                char *checksum);
+
+/* A target that discards everything: for "ferry checksum". */
+struct ferry_target *ferry_target_null_new (uint64_t size);
 
 /* True if len bytes at buf are all zero. */
 bool ferry_is_zero (const void *buf, size_t len);

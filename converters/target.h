@@ -12,9 +12,13 @@
 struct ferry_target;
 
 struct ferry_target_opts {
-  const char *format; /* "raw" */
+  const char *format; /* "raw" or "qcow2" */
   bool overwrite;     /* replace an existing file */
-  bool preallocate;   /* allocate every byte of a file target */
+  bool preallocate;   /* raw: allocate every byte of a file target */
+  /* qcow2 only */
+  uint32_t cluster_size;       /* 0: 64 KiB */
+  const char *compress;        /* NULL: none; "zlib" or "zstd" */
+  bool preallocate_metadata;   /* allocate L2 tables/refcounts up front */
   const struct ferry_log *log;
 };
 
@@ -38,6 +42,9 @@ struct ferry_target {
   /* The target already reads as zeros everywhere (a new sparse file), so
    * the copy engine may skip zero ranges entirely. */
   bool starts_zeroed;
+  /* Preferred write granularity (qcow2: the cluster size); the copy engine
+   * detects zeros and splits writes on these boundaries.  0: any. */
+  uint32_t write_block;
   void *priv;
 };
 
