@@ -34,7 +34,11 @@ ferry_transport_close (struct ferry_transport *t)
 struct ferry_transport *
 ferry_transport_open (const char *source)
 {
-  /* Remote schemes arrive with their own transports; until then a URL is a
+  if (strncmp (source, "nbd://", 6) == 0 || strncmp (source, "nbds://", 7) == 0
+      || strncmp (source, "nbd+unix://", 11) == 0
+      || strncmp (source, "nbds+unix://", 12) == 0)
+    return ferry_nbd_open (source, 0);
+  /* Other schemes arrive with their own transports; until then a URL is a
    * clear error rather than a confusing "file not found". */
   if (strstr (source, "://")) {
     ferry_error (FERRY_E_USAGE, "%s: remote sources are not supported yet",

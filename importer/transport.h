@@ -85,7 +85,11 @@ void ferry_transport_close (struct ferry_transport *t);
 /* Open a local file (or "-" for standard input, which is sequential). */
 struct ferry_transport *ferry_file_open (const char *path);
 
-/* Open SOURCE by its shape: today only local paths and "-". */
+/* Open an NBD URI (nbd://, nbds://, nbd+unix://); connections is the
+ * pool size used when the server allows multi-conn (0: default 4). */
+struct ferry_transport *ferry_nbd_open (const char *uri, unsigned connections);
+
+/* Open SOURCE by its shape: an NBD URI, a local path, or "-". */
 struct ferry_transport *ferry_transport_open (const char *source);
 
 /* Helper for implementations: allocate a transport struct. */
