@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "importer/http.h"
 
 struct ferry_transport *
 ferry_transport_new (const struct ferry_transport_ops *ops, const char *name,
@@ -38,6 +39,8 @@ ferry_transport_open (const char *source)
       || strncmp (source, "nbd+unix://", 11) == 0
       || strncmp (source, "nbds+unix://", 12) == 0)
     return ferry_nbd_open (source, 0);
+  if (strncmp (source, "http://", 7) == 0 || strncmp (source, "https://", 8) == 0)
+    return ferry_http_open (source, NULL);
   /* Other schemes arrive with their own transports; until then a URL is a
    * clear error rather than a confusing "file not found". */
   if (strstr (source, "://")) {
