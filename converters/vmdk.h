@@ -103,6 +103,69 @@ int vmdk_sparse_embedded_descriptor (struct ferry_transport *t, char **text);
 int vmdk_stream_sequential (struct ferry_transport *t, uint64_t capacity,
                             ferry_stream_cb cb, void *opaque);
 
+/* vmdk_grain.c: the grain-table walk shared by hosted sparse (KDMV), COWD
+ * and SESparse extents.  Each kind loads its grain directory at open and
+ * supplies decode(), which turns one raw grain-table entry into a state and
+ * a file offset (checking it against the file).  Grain tables are read on
+ * demand into a small LRU cache, so memory does not grow with disk size. */
+enum vmdk_grain_state { VMDK_GRAIN_UNALLOC, VMDK_GRAIN_ZERO, VMDK_GRAIN_DATA };
+
+struct vmdk_gtab;
+typedef int (*vmdk_gte_decode) (struct vmdk_gtab *g, uint64_t grain,
+                                uint64_t raw, enum vmdk_grain_state *st,
+                                uint64_t *file_off);
+
+struct vmdk_gtab {
+  struct vmdk_extent *e;
+  uint64_t capacity;     /* bytes covered by the grain tables */
+  uint64_t grain_bytes;  /* power of two */
+  uint32_t gt_entries;   /* entries per grain table */
+  unsigned entry_size;   /* 4 or 8 bytes per entry */
+  uint64_t n_gd;         /* grain directory entries */
+  uint64_t *gt_offset;   /* byte offset of each grain table; 0: none */
+  uint64_t file_size;
+  bool compressed;       /* streamOptimized: grains are marker + deflate */
+  vmdk_gte_decode decode;
+  void *cache;           /* vmdk_grain.c */
+};
+
+int vmdk_gtab_init (struct vmdk_gtab *g);
+void vmdk_gtab_free (struct vmdk_gtab *g);
+int vmdk_gtab_lookup (struct vmdk_gtab *g, uint64_t grain,
+                      enum vmdk_grain_state *st, uint64_t *file_off);
+int vmdk_gtab_read (struct vmdk_gtab *g, void *buf, size_t count,
+                    uint64_t offset);
+int vmdk_gtab_map (struct vmdk_gtab *g, uint64_t offset, uint64_t length,
+                   struct ferry_extent_list *out);
+/* Walk every entry once: entries past the end of the file, grains inside
+ * the first meta_bytes of the file, and (for uncompressed grains aligned to
+ * the grain size) two entries sharing file space are errors. */
+int vmdk_gtab_check (struct vmdk_gtab *g, uint64_t meta_bytes);
+/* Inflate one streamOptimized grain (its marker is at file offset off) into
+ * out, a grain of out_len bytes.  The data must inflate to the whole grain,
+ * or, for the last grain of a disk whose size is not a grain multiple, to
+ * at least tail_len bytes (the rest is zeroed). */
+int vmdk_inflate_grain (const char *name, uint64_t off, uint64_t lba_sectors,
+                        const uint8_t *data, size_t data_len, void *out,
+                        size_t out_len, size_t tail_len);
+
+static inline uint32_t
+vmdk_le32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
+         | (uint32_t) p[3] << 24;
+}
+
+static inline uint64_t
+vmdk_le64 (const uint8_t *p)
+{
+  return (uint64_t) vmdk_le32 (p) | (uint64_t) vmdk_le32 (p + 4) << 32;
+}
+
+/* Largest virtual size accepted: far above what VMware allows (62 TB), far
+ * below what would overflow sector arithmetic. */
+#define VMDK_MAX_CAPACITY (UINT64_C (1) << 48)
+
 /* Magic numbers, little-endian on disk. */
 #define VMDK4_MAGIC 0x564d444bu     /* "KDMV" */
 #define VMDK_COWD_MAGIC 0x44574f43u /* "COWD" */
