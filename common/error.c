@@ -48,7 +48,9 @@ ferry_error_prefix (const char *fmt, ...)
   va_end (ap);
   memcpy (old, msg_buf, sizeof old);
   /* Truncation is acceptable: the message stays one readable line. */
-  size_t n = strnlen (prefix, sizeof prefix);
+  size_t n = strnlen (prefix, sizeof prefix - 3);
+  memcpy (prefix + n, ": ", 3);
+  n += 2;
   memcpy (msg_buf, prefix, n);
   size_t rest = sizeof msg_buf - 1 - n;
   size_t m = strnlen (old, rest);

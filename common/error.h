@@ -29,7 +29,8 @@ int ferry_verror (enum ferry_errcode code, const char *fmt, va_list ap);
 int ferry_error_errno (enum ferry_errcode code, int errnum, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 
-/* Prefix the current message with more context ("file.vmdk: " + old). */
+/* Prefix the current message with more context: the formatted prefix,
+ * ": ", then the old message. */
 int ferry_error_prefix (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 

@@ -19,7 +19,8 @@
 
 struct layer {
   char *create_type;
-  char *key; /* identity of the file, for loop detection */
+  char *name; /* as opened, for messages */
+  char *key;  /* identity of the file, for loop detection */
   uint32_t cid, parent_cid;
   bool has_cid;
   uint64_t size;
@@ -150,6 +151,15 @@ static int
 layer_open (struct ferry_transport *t, const struct ferry_open_opts *o,
             unsigned depth, struct layer *child, struct layer **out);
 
+/* Chain errors name the file the user gave. */
+static const char *
+top_name (struct layer *l)
+{
+  while (l->child)
+    l = l->child;
+  return l->name ? l->name : "?";
+}
+
 /* Parent by parentFileNameHint, with its CID checked. */
 static int
 open_parent (struct layer *l, struct ferry_transport *t,
@@ -162,7 +172,7 @@ open_parent (struct layer *l, struct ferry_transport *t,
     return 0;
   if (depth + 1 >= MAX_CHAIN)
     return ferry_error (FERRY_E_INPUT, "%s: the snapshot chain is deeper than "
-                        "%d links", t->name, MAX_CHAIN);
+                        "%d links (at %s)", top_name (l), MAX_CHAIN, t->name);
   if (check_path (t->name, "parent", d->parent_hint, o) < 0
       || !(pt = open_sibling (t, "parent", d->parent_hint)))
     return -1;
@@ -216,14 +226,14 @@ layer_open (struct ferry_transport *t, const struct ferry_open_opts *o,
   }
   *out = l;
   l->key = file_key (t->name);
+  l->name = strdup (t->name);
   l->child = child;
   /* A loop: this file is already a link above us in the chain. */
   for (struct layer *c = child; c; c = c->child)
     if (l->key && c->key && strcmp (l->key, c->key) == 0) {
-      ferry_error (FERRY_E_INPUT, "%s: the snapshot chain loops: %s is its "
-                   "own ancestor", child->desc_t ? child->desc_t->name
-                                                 : child->ext[0].t->name,
-                   t->name);
+      ferry_error (FERRY_E_INPUT, "%s: the snapshot chain loops: %s names "
+                   "%s as its parent, which is already in the chain",
+                   top_name (child), child->name, t->name);
       goto close_t;
     }
 
@@ -314,8 +324,10 @@ layer_open (struct ferry_transport *t, const struct ferry_open_opts *o,
           && (check_path (t->name, "extent file", ed->filename, o) < 0
               || !(et = open_sibling (t, "extent file", ed->filename))))
         goto out;
-      if (open_extent (l, i, ed, et, start, o) < 0)
+      if (open_extent (l, i, ed, et, start, o) < 0) {
+        ferry_error_prefix ("%s: extent %zu", t->name, i + 1);
         goto out;
+      }
       if (ed->access == VMDK_NOACCESS)
         ferry_warn (o->log, "%s: extent %zu (%s) is NOACCESS; its %" PRIu64
                     " bytes read as zeros", t->name, i + 1,
@@ -357,6 +369,7 @@ layer_free (struct layer *l)
     free (l->ext);
     free (l->create_type);
     free (l->key);
+    free (l->name);
     free (l);
     l = p;
   }

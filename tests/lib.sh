@@ -191,7 +191,7 @@ mixed_raw () {
   truncate -s "$size" "$f"
   fill_random "$f" 0 4096
   fill_random "$f" 61440 8192                   # across the first grain end
-  seq 1 20000 | head -c 65536 | dd of="$f" bs=512 seek=$((1048576 / 512)) \
+  { seq 1 20000 || :; } | head -c 65536 | dd of="$f" bs=512 seek=$((1048576 / 512)) \
     conv=notrunc status=none
   head -c 131072 /dev/zero | dd of="$f" bs=512 seek=$((2097152 / 512)) \
     conv=notrunc status=none
@@ -311,3 +311,6 @@ allocated () { du --block-size=1 "$1" | cut -f1; }
 
 MiB=1048576
 GiB=1073741824
+
+# vt ARGS...: the VMDK damage/inspection tool (tests/tools/vmdktool.py).
+vt () { python3 "$SRCDIR/tests/tools/vmdktool.py" "$@"; }
