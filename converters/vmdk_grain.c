@@ -176,7 +176,7 @@ static int
 read_compressed (struct vmdk_gtab *g, uint64_t grain, uint64_t off, void *out)
 {
   uint8_t *buf;
-  size_t want, size;
+  size_t want, size, first;
   uint64_t lba, tail;
   int r;
 
@@ -187,17 +187,27 @@ read_compressed (struct vmdk_gtab *g, uint64_t grain, uint64_t off, void *out)
   if (off + 12 > g->file_size)
     return ferry_error (FERRY_E_INPUT, "%s: grain marker at offset %" PRIu64
                         " is past the end of the file", g->e->name, off);
+  /* Read the marker with a little of the data, then exactly the rest: an
+   * optimistic grain-sized read would fetch up to twice the file from a
+   * well-compressed disk. */
   want = 12 + max;
   if (off + want > g->file_size)
     want = (size_t) (g->file_size - off);
   if (!(buf = malloc (want)))
     return ferry_error (FERRY_E_SYSTEM, "out of memory");
-  if (ferry_transport_pread (g->e->t, buf, want, off) < 0) {
+  first = want < 4096 ? want : 4096;
+  if (ferry_transport_pread (g->e->t, buf, first, off) < 0) {
+    free (buf);
+    return -1;
+  }
+  size = vmdk_le32 (buf + 8);
+  if (size > 0 && size <= want - 12 && 12 + size > first
+      && ferry_transport_pread (g->e->t, buf + first, 12 + size - first,
+                                off + first) < 0) {
     free (buf);
     return -1;
   }
   lba = vmdk_le64 (buf);
-  size = vmdk_le32 (buf + 8);
   if (lba != grain * (g->grain_bytes / VMDK_SECTOR)) {
     free (buf);
     return ferry_error (FERRY_E_INPUT, "%s: grain marker at offset %" PRIu64

@@ -123,6 +123,19 @@ if os.path.exists(src):
     f = bytearray(open(src, "rb").read())
     struct.pack_into("<QQ", f, 28, 0, 0)
     open(os.path.join(out, "sparse-no-descriptor.vmdk"), "wb").write(f)
+
+# streamOptimized the way VMware writes it: the header says the grain
+# directory is at the end (GD_AT_END) and a footer (marker, header copy,
+# end-of-stream marker) at the end of the file says where it is.
+src = os.path.join(out, "stream-optimized.vmdk")
+if os.path.exists(src):
+    f = bytearray(open(src, "rb").read())
+    footer = bytes(f[:512])
+    struct.pack_into("<Q", f, 56, 0xffffffffffffffff)
+    marker = bytearray(512)
+    struct.pack_into("<QII", marker, 0, 1, 0, 3)
+    f += marker + footer + bytes(512)
+    open(os.path.join(out, "stream-gd-at-end.vmdk"), "wb").write(f)
 EOF
 else
   note "python3 not found: no COWD/SESparse seeds"
