@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/error.h"
@@ -42,8 +43,9 @@ usage (FILE *f)
     "      --threads=N            copy threads (default: number of CPUs)\n"
     "      --request-size=SIZE    largest read (default 2M)\n"
     "      --sparse-size=SIZE     zero-detection block (default 4k; 0: off)\n"
-    "      --progress[=MODE]      bar, plain or json (default: bar on a\n"
-    "                             terminal, else plain); none to disable\n"
+    "      --progress[=MODE]      bar, plain, json or none; without a MODE:\n"
+    "                             bar on a terminal, else plain.  Without\n"
+    "                             the option: a bar on a terminal, else none\n"
     "      --log-format=text|json\n"
     "  -v, --verbose              more messages (twice: debug)\n"
     "  -q, --quiet                errors only\n"
@@ -203,6 +205,11 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
   if (want_progress && progress_mode_parse (progress_arg, &pmode) < 0)
     return usage_error ("--progress=%s: expected bar, plain, json or none",
                         progress_arg);
+  /* Without --progress: a bar for a person at a terminal, silence for
+   * scripts and logs. */
+  if (!want_progress && g->log.level > FERRY_LOG_ERROR
+      && isatty (STDERR_FILENO))
+    pmode = PROGRESS_BAR;
   const char *src = argv[optind], *dst = argv[optind + 1];
 
   /* Check option combinations before touching the source, so a usage

@@ -9,6 +9,8 @@
 
 struct ferry_target *ferry_target_raw_open (const char *path, uint64_t size,
                                             const struct ferry_target_opts *o);
+struct ferry_target *ferry_target_qcow2_open (const char *path, uint64_t size,
+                                              const struct ferry_target_opts *o);
 
 struct ferry_target *
 ferry_target_open (const char *path, uint64_t size,
@@ -18,13 +20,10 @@ ferry_target_open (const char *path, uint64_t size,
 
   if (strcasecmp (fmt, "raw") == 0)
     return ferry_target_raw_open (path, size, o);
-  if (strcasecmp (fmt, "qcow2") == 0) {
-    ferry_error (FERRY_E_USAGE, "--format=qcow2: qcow2 output is not "
-                 "implemented yet; use --format=raw");
-    return NULL;
-  }
-  ferry_error (FERRY_E_USAGE, "--format=%s: unknown output format (known: raw)",
-               fmt);
+  if (strcasecmp (fmt, "qcow2") == 0)
+    return ferry_target_qcow2_open (path, size, o);
+  ferry_error (FERRY_E_USAGE, "--format=%s: unknown output format (known: "
+               "raw, qcow2)", fmt);
   return NULL;
 }
 
