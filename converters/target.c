@@ -11,11 +11,19 @@ struct ferry_target *ferry_target_raw_open (const char *path, uint64_t size,
                                             const struct ferry_target_opts *o);
 struct ferry_target *ferry_target_qcow2_open (const char *path, uint64_t size,
                                               const struct ferry_target_opts *o);
+struct ferry_target *ferry_target_nbd_open (const char *uri, uint64_t size,
+                                            const struct ferry_target_opts *o);
 
 struct ferry_target *
 ferry_target_open (const char *path, uint64_t size,
                    const struct ferry_target_opts *o)
 {
+  if (strncasecmp (path, "nbd://", 6) == 0
+      || strncasecmp (path, "nbds://", 7) == 0
+      || strncasecmp (path, "nbd+unix://", 11) == 0
+      || strncasecmp (path, "nbds+unix://", 12) == 0)
+    return ferry_target_nbd_open (path, size, o);
+
   const char *fmt = o->format ? o->format : "raw";
 
   if (strcasecmp (fmt, "raw") == 0)

@@ -1,0 +1,498 @@
+/* ferry: NBD targets (nbd://, nbds://, nbd+unix://, nbds+unix://) through
+ * libnbd.
+ *
+ * The export is written in place: data with NBD_CMD_WRITE (split at the
+ * server's maximum block size), zero ranges with NBD_CMD_WRITE_ZEROES where
+ * the server has it (holes allowed) and with written zeros where it does
+ * not, and a flush at the end.  Nothing is known about the export's old
+ * contents (libnbd has no NBD_INFO_INIT_STATE), so it never starts zeroed
+ * and every zero range of the disk is written.
+ *
+ * The copy engine writes from several threads.  A synchronous libnbd call
+ * holds its handle for the whole request, so one handle would serialize the
+ * threads; when the server allows multi-conn (every connection sees every
+ * other connection's writes, and a flush on one covers all) writes are
+ * spread over a small pool of connections.
+ *
+ * The URI may carry TLS material (tls-psk-file, tls-certificates) and a
+ * user name; messages name the export without them.
+ */
+#include <errno.h>
+#include <libnbd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/error.h"
+#include "converters/target.h"
+
+#define NBD_TARGET_CONNS 4
+#define NBD_DEFAULT_MAX_BLOCK (32u << 20)
+/* libnbd refuses requests with a payload above 64 MiB. */
+#define NBD_PAYLOAD_LIMIT (64u << 20)
+/* Zero requests carry no payload but a 32-bit length; stay well below. */
+#define NBD_ZERO_CHUNK (1u << 30)
+/* Largest buffer of zeros written where the server cannot zero. */
+#define NBD_ZERO_BUF (1u << 20)
+
+struct nbd_target_priv {
+  char *uri;                 /* the full URI, only for connecting */
+  char **secrets;            /* values never to appear in messages */
+  size_t n_secrets;
+  const struct ferry_log *log;
+  int n;
+  struct nbd_handle *h[NBD_TARGET_CONNS];
+  _Atomic unsigned next;
+  int64_t export_size;
+  uint32_t max_block;        /* largest write payload */
+  uint32_t min_block;        /* 1 if the server said nothing */
+  bool can_zero;
+  bool can_flush;
+  char *zeros;               /* NBD_ZERO_BUF zeros when !can_zero */
+  bool finished;
+  bool aborted;
+};
+
+static bool
+is_nbd_uri (const char *s)
+{
+  static const char *const schemes[] = { "nbd://", "nbds://", "nbd+unix://",
+                                         "nbds+unix://" };
+  for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+    if (strncasecmp (s, schemes[i], strlen (schemes[i])) == 0)
+      return true;
+  return false;
+}
+
+/* The URI as messages show it: no user name, and of the query only the
+ * socket path (which says which server, and is no secret). */
+static char *
+display_uri (const char *uri)
+{
+  const char *scheme_end = strstr (uri, "://");
+  const char *q = strchr (uri, '?');
+  const char *auth = scheme_end ? scheme_end + 3 : uri;
+  const char *at = strchr (auth, '@');
+  const char *slash = strchr (auth, '/');
+  size_t base_len = q ? (size_t) (q - uri) : strlen (uri);
+  char *s = malloc (strlen (uri) + 1);
+  size_t len = 0;
+
+  if (!s)
+    return NULL;
+  /* scheme://[user@]host... : drop "user@" when the '@' is in the
+   * authority part. */
+  if (at && (!slash || at < slash) && (!q || at < q)) {
+    memcpy (s, uri, (size_t) (auth - uri));
+    len = (size_t) (auth - uri);
+    memcpy (s + len, at + 1, base_len - (size_t) (at + 1 - uri));
+    len += base_len - (size_t) (at + 1 - uri);
+  }
+  else {
+    memcpy (s, uri, base_len);
+    len = base_len;
+  }
+  if (q) {
+    const char *p = q + 1;
+    while (*p) {
+      size_t n = strcspn (p, "&");
+      if (n > 7 && strncmp (p, "socket=", 7) == 0) {
+        s[len++] = '?';
+        memcpy (s + len, p, n);
+        len += n;
+        break;
+      }
+      p += n;
+      if (*p == '&')
+        p++;
+    }
+  }
+  s[len] = 0;
+  return s;
+}
+
+/* Everything in the URI that may be a secret or point at one: the user name
+ * and every query value but the socket path. */
+static int
+collect_secrets (struct nbd_target_priv *p, const char *uri)
+{
+  const char *scheme_end = strstr (uri, "://");
+  const char *q = strchr (uri, '?');
+  const char *auth = scheme_end ? scheme_end + 3 : uri;
+  const char *at = strchr (auth, '@');
+  const char *slash = strchr (auth, '/');
+  size_t max = 1;
+
+  for (const char *c = q; c && *c; c++)
+    max += *c == '&';
+  if (!(p->secrets = calloc (max + 1, sizeof *p->secrets)))
+    return -1;
+  if (at && (!slash || at < slash) && (!q || at < q) && at > auth)
+    if (!(p->secrets[p->n_secrets++] = strndup (auth, (size_t) (at - auth))))
+      return -1;
+  if (q) {
+    const char *c = q + 1;
+    while (*c) {
+      size_t n = strcspn (c, "&");
+      const char *eq = memchr (c, '=', n);
+      if (eq && eq + 1 < c + n && strncmp (c, "socket=", 7) != 0)
+        if (!(p->secrets[p->n_secrets++]
+              = strndup (eq + 1, (size_t) (c + n - (eq + 1)))))
+          return -1;
+      c += n;
+      if (*c == '&')
+        c++;
+    }
+  }
+  return 0;
+}
+
+/* A libnbd error message with any secret from the URI blanked out (libnbd
+ * names the PSK file when it cannot read it, for example).  Writes to buf. */
+static const char *
+scrub (const struct nbd_target_priv *p, const char *msg, char *buf,
+       size_t size)
+{
+  static const char mask[] = "(hidden)";
+  size_t len = 0;
+
+  if (!msg)
+    msg = "unknown error";
+  while (*msg && len + 1 < size) {
+    size_t hit = 0;
+    for (size_t i = 0; i < p->n_secrets && !hit; i++) {
+      size_t sl = strlen (p->secrets[i]);
+      if (sl >= 2 && strncmp (msg, p->secrets[i], sl) == 0)
+        hit = sl;
+    }
+    if (hit) {
+      size_t n = sizeof mask - 1 < size - 1 - len ? sizeof mask - 1
+                                                  : size - 1 - len;
+      memcpy (buf + len, mask, n);
+      len += n;
+      msg += hit;
+    }
+    else
+      buf[len++] = *msg++;
+  }
+  buf[len] = 0;
+  return buf;
+}
+
+/* Set a ferry error from the thread's libnbd error. */
+static int
+nbd_fail (struct ferry_target *t, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static int
+nbd_fail (struct ferry_target *t, const char *fmt, ...)
+{
+  struct nbd_target_priv *p = t->priv;
+  char what[256], msg[768];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (what, sizeof what, fmt, ap);
+  va_end (ap);
+  return ferry_error (FERRY_E_OUTPUT, "%s: %s: %s", t->path, what,
+                      scrub (p, nbd_get_error (), msg, sizeof msg));
+}
+
+static struct nbd_handle *
+pick (struct nbd_target_priv *p)
+{
+  return p->h[atomic_fetch_add (&p->next, 1) % (unsigned) p->n];
+}
+
+static int
+check_range (struct ferry_target *t, const char *what, uint64_t count,
+             uint64_t offset)
+{
+  struct nbd_target_priv *p = t->priv;
+  uint64_t es = (uint64_t) p->export_size;
+  if (offset > es || count > es - offset)
+    return ferry_error (FERRY_E_OUTPUT,
+                        "%s: %s of %llu bytes at offset %llu is past the end "
+                        "of the export (%llu bytes)",
+                        t->path, what, (unsigned long long) count,
+                        (unsigned long long) offset, (unsigned long long) es);
+  return 0;
+}
+
+static int
+nbd_t_pwrite (struct ferry_target *t, const void *buf, size_t count,
+              uint64_t offset)
+{
+  struct nbd_target_priv *p = t->priv;
+  struct nbd_handle *h = pick (p);
+  const char *b = buf;
+
+  if (check_range (t, "write", count, offset) < 0)
+    return -1;
+  while (count > 0) {
+    size_t n = count < p->max_block ? count : p->max_block;
+    if (nbd_pwrite (h, b, n, offset, 0) < 0)
+      return nbd_fail (t, "write of %zu bytes at offset %llu", n,
+                       (unsigned long long) offset);
+    b += n;
+    count -= n;
+    offset += n;
+  }
+  return 0;
+}
+
+static int
+write_zeros (struct ferry_target *t, struct nbd_handle *h, uint64_t offset,
+             uint64_t length)
+{
+  struct nbd_target_priv *p = t->priv;
+  size_t chunk = p->max_block < NBD_ZERO_BUF ? p->max_block : NBD_ZERO_BUF;
+
+  while (length > 0) {
+    size_t n = length < chunk ? (size_t) length : chunk;
+    if (nbd_pwrite (h, p->zeros, n, offset, 0) < 0)
+      return nbd_fail (t, "writing zeros (%zu bytes) at offset %llu", n,
+                       (unsigned long long) offset);
+    offset += n;
+    length -= n;
+  }
+  return 0;
+}
+
+static int
+nbd_t_zero (struct ferry_target *t, uint64_t offset, uint64_t length)
+{
+  struct nbd_target_priv *p = t->priv;
+  struct nbd_handle *h = pick (p);
+
+  if (length == 0)
+    return 0;
+  if (check_range (t, "zero range", length, offset) < 0)
+    return -1;
+  if (!p->can_zero)
+    return write_zeros (t, h, offset, length);
+  while (length > 0) {
+    uint64_t n = length;
+    if (n > NBD_ZERO_CHUNK) {
+      /* Keep chunk ends on the server's block boundaries. */
+      n = NBD_ZERO_CHUNK;
+      n -= (offset + n) % p->min_block;
+    }
+    /* No LIBNBD_CMD_FLAG_NO_HOLE: the server may punch holes. */
+    if (nbd_zero (h, n, offset, 0) < 0)
+      return nbd_fail (t, "zeroing %llu bytes at offset %llu",
+                       (unsigned long long) n, (unsigned long long) offset);
+    offset += n;
+    length -= n;
+  }
+  return 0;
+}
+
+static int
+nbd_t_finish (struct ferry_target *t)
+{
+  struct nbd_target_priv *p = t->priv;
+
+  /* A raw stream's size is known only at its end. */
+  if (t->size > (uint64_t) p->export_size)
+    return ferry_error (FERRY_E_OUTPUT,
+                        "%s: export is %lld bytes, smaller than the virtual "
+                        "size %llu",
+                        t->path, (long long) p->export_size,
+                        (unsigned long long) t->size);
+  if (p->can_flush)
+    for (int i = 0; i < p->n; i++)
+      if (nbd_flush (p->h[i], 0) < 0)
+        return nbd_fail (t, "flush");
+  /* A clean disconnect: the server sees every request completed. */
+  for (int i = 0; i < p->n; i++)
+    if (nbd_shutdown (p->h[i], 0) < 0)
+      return nbd_fail (t, "disconnect");
+  if (!p->can_flush)
+    ferry_warn (p->log, "%s: the server cannot flush; the data is written "
+                "but the server did not confirm it is durable", t->path);
+  p->finished = true;
+  return 0;
+}
+
+static void
+nbd_t_abort (struct ferry_target *t)
+{
+  struct nbd_target_priv *p = t->priv;
+  if (p->finished || p->aborted)
+    return;
+  p->aborted = true;
+  ferry_warn (p->log, "%s: the copy did not finish; the export holds a "
+              "partial copy (nothing can be removed from an NBD export)",
+              t->path);
+}
+
+static void
+free_priv (struct nbd_target_priv *p)
+{
+  for (int i = 0; i < p->n; i++)
+    nbd_close (p->h[i]);
+  for (size_t i = 0; i < p->n_secrets; i++)
+    free (p->secrets[i]);
+  free (p->secrets);
+  free (p->zeros);
+  free (p->uri);
+  free (p);
+}
+
+static void
+nbd_t_close (struct ferry_target *t)
+{
+  struct nbd_target_priv *p = t->priv;
+  if (!p->finished) {
+    nbd_t_abort (t);
+    /* Let requests already sent complete; the handles close anyway. */
+    for (int i = 0; i < p->n; i++)
+      nbd_shutdown (p->h[i], 0);
+  }
+  free_priv (p);
+}
+
+static const struct ferry_target_ops nbd_target_ops = {
+  .name = "nbd",
+  .pwrite = nbd_t_pwrite,
+  .zero = nbd_t_zero,
+  .finish = nbd_t_finish,
+  .abort = nbd_t_abort,
+  .close = nbd_t_close,
+};
+
+static struct nbd_handle *
+connect_one (struct ferry_target *t)
+{
+  struct nbd_target_priv *p = t->priv;
+  struct nbd_handle *h = nbd_create ();
+  char msg[768];
+
+  if (!h) {
+    ferry_error (FERRY_E_SYSTEM, "%s: %s", t->path,
+                 scrub (p, nbd_get_error (), msg, sizeof msg));
+    return NULL;
+  }
+  /* A target URI names a server, never a local file or program. */
+  nbd_set_uri_allow_local_file (h, false);
+  if (nbd_connect_uri (h, p->uri) < 0) {
+    nbd_fail (t, "cannot connect");
+    nbd_close (h);
+    return NULL;
+  }
+  return h;
+}
+
+/* Ask the first connection what the export is and can do. */
+static int
+probe (struct ferry_target *t, uint64_t size)
+{
+  struct nbd_target_priv *p = t->priv;
+  struct nbd_handle *h = p->h[0];
+  int64_t v;
+  int ro;
+
+  if ((p->export_size = nbd_get_size (h)) < 0)
+    return nbd_fail (t, "export size");
+  if ((ro = nbd_is_read_only (h)) < 0)
+    return nbd_fail (t, "export flags");
+  if (ro)
+    return ferry_error (FERRY_E_OUTPUT,
+                        "%s: the export is read-only; ferry needs to write "
+                        "to it", t->path);
+  if ((uint64_t) p->export_size < size)
+    return ferry_error (FERRY_E_OUTPUT,
+                        "%s: export is %lld bytes, smaller than the virtual "
+                        "size %llu",
+                        t->path, (long long) p->export_size,
+                        (unsigned long long) size);
+  if ((uint64_t) p->export_size > size)
+    ferry_info (p->log, "%s: export is %lld bytes, larger than the virtual "
+                "size %llu; the bytes after the disk are left as they are",
+                t->path, (long long) p->export_size,
+                (unsigned long long) size);
+
+  v = nbd_get_block_size (h, LIBNBD_SIZE_MAXIMUM);
+  p->max_block = v > 0 ? (uint32_t) (v < NBD_PAYLOAD_LIMIT ? v
+                                                           : NBD_PAYLOAD_LIMIT)
+                       : NBD_DEFAULT_MAX_BLOCK;
+  v = nbd_get_block_size (h, LIBNBD_SIZE_MINIMUM);
+  p->min_block = v > 0 && v <= (1 << 16) ? (uint32_t) v : 1;
+  v = nbd_get_block_size (h, LIBNBD_SIZE_PREFERRED);
+  /* Only a preferred size the copy engine can use as a write unit. */
+  t->write_block = v > 0 && v <= p->max_block && !(v & (v - 1))
+                       ? (uint32_t) v
+                       : 0;
+  p->max_block -= p->max_block % p->min_block;
+  p->can_zero = nbd_can_zero (h) == 1;
+  p->can_flush = nbd_can_flush (h) == 1;
+  if (!p->can_zero && !(p->zeros = calloc (1, NBD_ZERO_BUF)))
+    return ferry_error (FERRY_E_SYSTEM, "out of memory");
+  /* libnbd 1.14 cannot ask for NBD_INFO_INIT_STATE, so whether the export
+   * reads as zeros is unknown: zero ranges are written. */
+  t->starts_zeroed = false;
+  return 0;
+}
+
+struct ferry_target *
+ferry_target_nbd_open (const char *uri, uint64_t size,
+                       const struct ferry_target_opts *o)
+{
+  struct ferry_target *t = calloc (1, sizeof *t);
+  struct nbd_target_priv *p = calloc (1, sizeof *p);
+  int multi;
+
+  if (!t || !p || !(t->path = display_uri (uri)) || !(p->uri = strdup (uri))
+      || collect_secrets (p, uri) < 0) {
+    ferry_error (FERRY_E_SYSTEM, "out of memory");
+    goto fail;
+  }
+  t->ops = &nbd_target_ops;
+  t->priv = p;
+  t->size = size;
+  p->log = o->log;
+
+  if (!is_nbd_uri (uri)) {
+    ferry_error (FERRY_E_USAGE, "%s: not an NBD URI", t->path);
+    goto fail;
+  }
+  /* The export holds the disk's bytes; its format is the server's
+   * business (qemu-nbd -f qcow2 FILE for a qcow2 file). */
+  if (o->format && strcasecmp (o->format, "raw") != 0) {
+    ferry_error (FERRY_E_USAGE,
+                 "%s: --format=%s: an NBD export receives the disk's "
+                 "contents; its format is chosen by the server",
+                 t->path, o->format);
+    goto fail;
+  }
+
+  if (!(p->h[0] = connect_one (t)))
+    goto fail;
+  p->n = 1;
+  if (probe (t, size) < 0)
+    goto fail;
+  if ((multi = nbd_can_multi_conn (p->h[0])) == 1) {
+    for (; p->n < NBD_TARGET_CONNS; p->n++)
+      if (!(p->h[p->n] = connect_one (t)))
+        goto fail;
+  }
+  ferry_info (p->log, "%s: NBD export of %lld bytes, %d connection%s%s, "
+              "max request %u, %s", t->path, (long long) p->export_size,
+              p->n, p->n == 1 ? "" : "s", multi == 1 ? " (multi-conn)" : "",
+              p->max_block,
+              p->can_zero ? "write_zeroes" : "zeros written as data");
+  return t;
+
+fail:
+  if (p)
+    free_priv (p);
+  if (t)
+    free (t->path);
+  free (t);
+  return NULL;
+}
