@@ -549,8 +549,9 @@ qcow2_zero (struct qcow2 *q, uint64_t offset, uint64_t length)
     }
     pthread_mutex_unlock (&q->lock);
 
-    if (e && !(e & OFLAG_ZERO)) {
-      /* Part of an allocated cluster: write the zeros. */
+    if ((e & OFLAG_COMPRESSED) || (e && !(e & OFLAG_ZERO))) {
+      /* Part of an allocated cluster: write the zeros.  (In a compressed
+       * entry bit 0 belongs to the offset, not the zero flag.) */
       if (!zeros && !(zeros = calloc (1, q->cs)))
         r = ferry_error (FERRY_E_SYSTEM, "out of memory");
       else
