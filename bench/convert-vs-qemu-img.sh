@@ -23,12 +23,14 @@ repo_dir=$(cd "$script_dir/.." && pwd)
 # disk converted by qemu-img to a VMDK of that subformat; both tools convert
 # it to OUTPUT-FORMAT.  A new case needs only a line here (and, for a new
 # output format, a branch in outputs_equal).
+# SOURCE-SUBFORMAT "raw" is the generated raw disk itself; OUTPUT-FORMAT
+# "qcow2-zstd" is qcow2 with zstd-compressed clusters (qemu-img -c).
 CASES=(
-  "monolithicSparse raw"
   "streamOptimized raw"
-  # When ferry writes qcow2 (-O qcow2):
-  # "monolithicSparse qcow2"
-  # "streamOptimized qcow2"
+  "monolithicSparse raw"
+  "monolithicSparse qcow2"
+  "streamOptimized qcow2"
+  "raw qcow2-zstd"
 )
 
 # Changing the seed or the generator changes the data; bump GEN_VERSION when
@@ -206,6 +208,7 @@ want_stamp="gen=$GEN_VERSION seed=$SEED size=$size"
 subformats=()
 for c in "${CASES[@]}"; do
   read -r sub _ <<<"$c"
+  [[ $sub == raw ]] && continue
   [[ " ${subformats[*]} " == *" $sub "* ]] || subformats+=("$sub")
 done
 
@@ -234,6 +237,7 @@ echo "$want_stamp" >"$stamp"
 outputs_equal () {
   case $1 in
     raw) cmp -s "$2" "$3" ;;
+    qcow2*) qemu-img compare -q -f qcow2 -F qcow2 "$2" "$3" ;;
     *) qemu-img compare -q -f "$1" -F "$1" "$2" "$3" ;;
   esac
 }
@@ -279,12 +283,20 @@ status=0
 for c in "${CASES[@]}"; do
   read -r sub fmt <<<"$c"
   name="$sub -> $fmt"
-  src=$workdir/src-$sub.vmdk
+  src=$workdir/src-$sub.vmdk srcfmt=vmdk
+  if [[ $sub == raw ]]; then src=$raw srcfmt=raw; fi
   # ferry fsyncs its output before it renames it into place; qemu-img
   # convert defaults to cache mode "unsafe" (no flush at all), so it is
   # asked for "writeback", which flushes once at the end.
-  qemu_cmd=(qemu-img convert -t writeback -f vmdk -O "$fmt" "$src" "$out_ref")
-  ferry_cmd=("$ferry" convert -q -O "$fmt" "$src" "$out_ferry")
+  case $fmt in
+    qcow2-zstd)
+      qemu_cmd=(qemu-img convert -t writeback -f "$srcfmt" -O qcow2 -c
+                -o compression_type=zstd "$src" "$out_ref")
+      ferry_cmd=("$ferry" convert -q -O qcow2 --compress=zstd "$src" "$out_ferry") ;;
+    *)
+      qemu_cmd=(qemu-img convert -t writeback -f "$srcfmt" -O "$fmt" "$src" "$out_ref")
+      ferry_cmd=("$ferry" convert -q -O "$fmt" "$src" "$out_ferry") ;;
+  esac
   # The source: the descriptor and any extent files (twoGbMaxExtent*).
   shopt -s nullglob
   src_files=("$src" "${src%.vmdk}"-*.vmdk)
@@ -327,6 +339,7 @@ for c in "${CASES[@]}"; do
   fi
   echo "  qemu-img s: ${q_t[*]}"
   echo "  ferry s:    ${f_t[*]}"
+  echo "  output bytes allocated: qemu-img $(du -B1 "$out_ref" | cut -f1), ferry $(du -B1 "$out_ferry" | cut -f1)"
   rm -f "$out_ref" "$out_ferry"
 
   qm=$(median "${q_t[@]}") fm=$(median "${f_t[@]}")
