@@ -81,6 +81,8 @@ ferry_error_clear (void)
 void
 ferry_error_set_raw (enum ferry_errcode code, const char *msg)
 {
-  snprintf (msg_buf, sizeof msg_buf, "%s", msg);
+  /* msg may be ferry_error_msg () itself, to change only the code. */
+  if (msg != msg_buf)
+    snprintf (msg_buf, sizeof msg_buf, "%s", msg);
   msg_code = code;
 }

@@ -67,6 +67,8 @@ struct copy_ctx {
 
   pthread_mutex_t lock;
   uint64_t next;           /* next window start; under lock */
+  size_t ri;               /* ranges mode: current range; under lock */
+  uint64_t total;          /* bytes to handle */
   bool failed;             /* under lock */
   enum ferry_errcode err_code;
   char err_msg[1024];
@@ -163,7 +165,7 @@ report (struct copy_ctx *c)
 {
   struct ferry_progress p = {
     .done = atomic_load (&c->done),
-    .total = c->d->size,
+    .total = c->o->ranges ? c->total : c->d->size,
     .data = atomic_load (&c->data),
     .zero = atomic_load (&c->zero),
   };
@@ -303,6 +305,44 @@ fail (struct copy_ctx *c)
   pthread_mutex_unlock (&c->lock);
 }
 
+/* The next piece of work: a window of the disk, or of the current range. */
+static bool
+next_window (struct copy_ctx *c, uint64_t *start, uint64_t *len)
+{
+  bool ok = false;
+
+  pthread_mutex_lock (&c->lock);
+  if (c->failed)
+    goto out;
+  if (c->o->ranges) {
+    const struct ferry_range *r;
+    while (c->ri < c->o->n_ranges
+           && c->next >= c->o->ranges[c->ri].offset + c->o->ranges[c->ri].length)
+      if (++c->ri < c->o->n_ranges)
+        c->next = c->o->ranges[c->ri].offset;
+    if (c->ri >= c->o->n_ranges)
+      goto out;
+    r = &c->o->ranges[c->ri];
+    if (c->next < r->offset)
+      c->next = r->offset;
+    *start = c->next;
+    *len = r->offset + r->length - c->next;
+  }
+  else {
+    if (c->next >= c->d->size)
+      goto out;
+    *start = c->next;
+    *len = c->d->size - c->next;
+  }
+  if (*len > WINDOW)
+    *len = WINDOW;
+  c->next += *len;
+  ok = true;
+out:
+  pthread_mutex_unlock (&c->lock);
+  return ok;
+}
+
 static void *
 worker (void *arg)
 {
@@ -324,19 +364,16 @@ worker (void *arg)
   }
   for (;;) {
     uint64_t start, len;
-    pthread_mutex_lock (&c->lock);
-    if (c->failed || c->next >= c->d->size) {
-      pthread_mutex_unlock (&c->lock);
+    if (!next_window (c, &start, &len))
       break;
-    }
-    start = c->next;
-    len = c->d->size - start < WINDOW ? c->d->size - start : WINDOW;
-    c->next += len;
-    pthread_mutex_unlock (&c->lock);
-
     if (copy_window (c, buf, &el, start, len, k) < 0) {
       fail (c);
       break;
+    }
+    if (c->o->range_done) {
+      pthread_mutex_lock (&c->lock);
+      c->o->range_done (c->o->range_done_opaque, start, len);
+      pthread_mutex_unlock (&c->lock);
     }
     report (c);
   }
@@ -451,6 +488,27 @@ ferry_copy (struct ferry_disk *d, struct ferry_target *t,
   unsigned n = o->threads;
   int r = 0;
 
+  c.total = d->size;
+  if (o->ranges) {
+    c.total = 0;
+    for (size_t i = 0; i < o->n_ranges; i++) {
+      const struct ferry_range *g = &o->ranges[i];
+      if (g->length == 0 || g->offset > d->size
+          || g->length > d->size - g->offset
+          || (i > 0 && g->offset < o->ranges[i - 1].offset
+                                   + o->ranges[i - 1].length))
+        return ferry_error (FERRY_E_SYSTEM, "internal error: copy range %zu "
+                            "[%llu, +%llu) is empty, unsorted or outside the "
+                            "disk", i, (unsigned long long) g->offset,
+                            (unsigned long long) g->length);
+      c.total += g->length;
+    }
+    if (checksum || d->sequential)
+      return ferry_error (FERRY_E_SYSTEM, "internal error: a range copy "
+                          "cannot compute a checksum or read a stream");
+    c.next = o->n_ranges ? o->ranges[0].offset : 0;
+  }
+
   /* Zero detection on the target's own block boundaries keeps writes whole
    * (a qcow2 cluster is either written or left unallocated). */
   if (t->write_block && c.sparse_size && c.sparse_size < t->write_block)
@@ -518,7 +576,7 @@ out:
   pthread_mutex_destroy (&c.lock);
   if (result) {
     result->done = atomic_load (&c.done);
-    result->total = d->size;
+    result->total = o->ranges ? c.total : d->size;
     result->data = atomic_load (&c.data);
     result->zero = atomic_load (&c.zero);
   }

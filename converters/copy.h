@@ -19,6 +19,12 @@ struct ferry_progress {
 typedef void (*ferry_progress_cb) (void *opaque,
                                    const struct ferry_progress *p);
 
+/* A byte range of the disk. */
+struct ferry_range {
+  uint64_t offset;
+  uint64_t length;
+};
+
 struct ferry_copy_opts {
   unsigned threads;       /* 0: number of online CPUs */
   size_t request_size;    /* largest single read; 0: default */
@@ -26,6 +32,14 @@ struct ferry_copy_opts {
   ferry_progress_cb progress;
   void *progress_opaque;
   const struct ferry_log *log;
+  /* Copy only these ranges (sorted, not overlapping, inside the disk)
+   * instead of the whole disk; no checksum then.  range_done is called
+   * (from worker threads, serialised) as each piece is durably handed to
+   * the target's write path, so a caller can checkpoint. */
+  const struct ferry_range *ranges;
+  size_t n_ranges;
+  void (*range_done) (void *opaque, uint64_t offset, uint64_t length);
+  void *range_done_opaque;
 };
 
 #define FERRY_COPY_DEFAULT_REQUEST (2u * 1024 * 1024)

@@ -9,6 +9,7 @@
 /* The registry: one line per format. */
 static const struct ferry_format_ops *const formats[] = {
   &ferry_format_vmdk,
+  &ferry_format_qcow2,
   &ferry_format_raw,
 };
 
@@ -35,14 +36,6 @@ probe (struct ferry_transport *t)
   else if (len > 0 && ferry_transport_pread (t, buf, len, 0) < 0)
     return NULL;
 
-  /* Formats that ferry recognises but does not read are named, so the user
-   * is not told a qcow2 file is "raw". */
-  if (len >= 4 && memcmp (buf, "QFI\xfb", 4) == 0) {
-    ferry_error (FERRY_E_INPUT, "%s: is a qcow2 image; qcow2 sources are not "
-                 "supported (use --source-format=raw to copy it byte for byte)",
-                 t->name);
-    return NULL;
-  }
   for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
     int s = formats[i]->probe (buf, len);
     if (s > best_score) {
@@ -69,7 +62,7 @@ ferry_disk_open (struct ferry_transport *t, const struct ferry_open_opts *o)
       if (strcasecmp (formats[i]->name, opts.format) == 0)
         ops = formats[i];
     if (!ops) {
-      ferry_error (FERRY_E_USAGE, "unknown source format '%s' (known: vmdk, raw)",
+      ferry_error (FERRY_E_USAGE, "unknown source format '%s' (known: vmdk, qcow2, raw)",
                    opts.format);
       ferry_transport_close (t);
       return NULL;

@@ -94,5 +94,6 @@ void ferry_disk_close (struct ferry_disk *d);
 
 extern const struct ferry_format_ops ferry_format_raw;
 extern const struct ferry_format_ops ferry_format_vmdk;
+extern const struct ferry_format_ops ferry_format_qcow2;
 
 #endif

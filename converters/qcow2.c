@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "converters/format.h"
 #include "converters/qcow2.h"
+#include "importer/transport.h"
 
 #define QCOW2_MAGIC 0x514649fbu
 #define HEADER_LEN 112
@@ -42,6 +44,7 @@ struct l2 {
 
 struct qcow2 {
   int fd;
+  struct ferry_transport *t; /* read-only images opened as a source */
   char *name;
   uint64_t size;
   unsigned bits;
@@ -90,6 +93,9 @@ static int
 pread_all (struct qcow2 *q, void *buf, size_t count, uint64_t off)
 {
   uint8_t *p = buf;
+
+  if (q->t)
+    return ferry_transport_pread (q->t, buf, count, off);
 
   while (count > 0) {
     ssize_t r = pread (q->fd, p, count, (off_t) off);
@@ -696,24 +702,44 @@ err:
   return NULL;
 }
 
-struct qcow2 *
-qcow2_open (int fd, const char *name, bool allow_dirty)
+/* Open an existing image: from fd for updates, or from a transport t to
+ * read it as a source (then nothing is ever written). */
+static struct qcow2 *
+open_image (int fd, struct ferry_transport *t, const char *name,
+            bool allow_dirty)
 {
   uint8_t h[HEADER_LEN];
   struct qcow2 *q = NULL;
-  struct stat st;
+  struct stat st = { 0 };
   uint64_t incompat, l1_off, l1_n, size;
   uint32_t bits, hlen;
   uint8_t *l1buf = NULL;
 
-  if (fstat (fd, &st) < 0) {
-    ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", name);
-    return NULL;
+  if (t) {
+    int64_t sz = ferry_transport_size (t);
+    if (sz < 0) {
+      ferry_error (FERRY_E_INPUT, "%s: a qcow2 image needs random access",
+                   name);
+      return NULL;
+    }
+    st.st_size = sz;
+    if (sz < (int64_t) sizeof h
+        || ferry_transport_pread (t, h, sizeof h, 0) < 0
+        || get_be32 (h) != QCOW2_MAGIC) {
+      ferry_error (FERRY_E_INPUT, "%s: not a qcow2 image", name);
+      return NULL;
+    }
   }
-  if (pread (fd, h, sizeof h, 0) != (ssize_t) sizeof h
-      || get_be32 (h) != QCOW2_MAGIC) {
-    ferry_error (FERRY_E_INPUT, "%s: not a qcow2 image", name);
-    return NULL;
+  else {
+    if (fstat (fd, &st) < 0) {
+      ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", name);
+      return NULL;
+    }
+    if (pread (fd, h, sizeof h, 0) != (ssize_t) sizeof h
+        || get_be32 (h) != QCOW2_MAGIC) {
+      ferry_error (FERRY_E_INPUT, "%s: not a qcow2 image", name);
+      return NULL;
+    }
   }
   bits = get_be32 (h + 20);
   size = get_be64 (h + 24);
@@ -724,7 +750,7 @@ qcow2_open (int fd, const char *name, bool allow_dirty)
   if (get_be32 (h + 4) != 3 || bits < 9 || bits > 21 || get_be64 (h + 8)
       || get_be32 (h + 32) || get_be32 (h + 60) || (incompat & ~INCOMPAT_KNOWN)
       || get_be32 (h + 96) != 4 || hlen < 104) {
-    ferry_error (FERRY_E_INPUT, "%s: not a qcow2 image ferry can update (it "
+    ferry_error (FERRY_E_INPUT, "%s: not a qcow2 image ferry can read or update (it "
                  "needs version 3, 16-bit refcounts, no backing file, "
                  "snapshots, encryption or unknown features)", name);
     return NULL;
@@ -741,6 +767,7 @@ qcow2_open (int fd, const char *name, bool allow_dirty)
   }
   if (!(q = alloc_image (fd, name, bits)))
     return NULL;
+  q->t = t;
   q->size = size;
   /* Updates are written uncompressed; stored compressed clusters are
    * read with the image's own compression type. */
@@ -797,7 +824,7 @@ qcow2_open (int fd, const char *name, bool allow_dirty)
     }
   }
   free (l1buf);
-  if (set_dirty_on_disk (q, true, incompat) < 0) {
+  if (!t && set_dirty_on_disk (q, true, incompat) < 0) {
     qcow2_free (q);
     return NULL;
   }
@@ -806,6 +833,60 @@ err:
   free (l1buf);
   qcow2_free (q);
   return NULL;
+}
+
+int
+qcow2_checkpoint (struct qcow2 *q)
+{
+  uint64_t incompat = q->dcomp == QCOW2_COMP_ZSTD ? INCOMPAT_COMPRESSION : 0;
+
+  if (qcow2_commit (q) < 0)
+    return -1;
+  pthread_mutex_lock (&q->lock);
+  int r = set_dirty_on_disk (q, true, incompat);
+  pthread_mutex_unlock (&q->lock);
+  return r;
+}
+
+struct qcow2 *
+qcow2_open (int fd, const char *name, bool allow_dirty)
+{
+  return open_image (fd, NULL, name, allow_dirty);
+}
+
+struct qcow2 *
+qcow2_open_source (struct ferry_transport *t)
+{
+  return open_image (-1, t, t->name, false);
+}
+
+int
+qcow2_map (struct qcow2 *q, uint64_t offset, uint64_t length,
+           struct ferry_extent_list *out)
+{
+  while (length > 0) {
+    uint64_t c = offset >> q->bits, i = c / q->l2_entries, e = 0;
+    uint64_t n = q->cs - (offset & (q->cs - 1));
+    enum ferry_extent_type type;
+
+    if (n > length)
+      n = length;
+    if (i < q->l1_n && q->l1[i].e)
+      e = q->l1[i].e[c % q->l2_entries];
+    if (e & OFLAG_COMPRESSED)
+      type = FERRY_EXTENT_DATA;
+    else if (e & OFLAG_ZERO)
+      type = FERRY_EXTENT_ZERO;
+    else if (e & OFFSET_MASK)
+      type = FERRY_EXTENT_DATA;
+    else
+      type = FERRY_EXTENT_HOLE;
+    if (ferry_extent_list_add (out, offset, n, type) < 0)
+      return -1;
+    offset += n;
+    length -= n;
+  }
+  return 0;
 }
 
 static int

@@ -39,6 +39,14 @@ struct qcow2 *qcow2_create (int fd, const char *name,
  * set dirty/corrupt bit (unless allow_dirty). */
 struct qcow2 *qcow2_open (int fd, const char *name, bool allow_dirty);
 
+/* Open an image as a source, read-only, through a transport. */
+struct ferry_transport;
+struct ferry_extent_list;
+struct qcow2 *qcow2_open_source (struct ferry_transport *t);
+/* Allocation map (DATA, ZERO, HOLE) of a range. */
+int qcow2_map (struct qcow2 *q, uint64_t offset, uint64_t length,
+               struct ferry_extent_list *out);
+
 uint64_t qcow2_size (const struct qcow2 *q);
 uint32_t qcow2_cluster_size (const struct qcow2 *q);
 void qcow2_set_size (struct qcow2 *q, uint64_t size);
@@ -56,6 +64,10 @@ int qcow2_pread (struct qcow2 *q, void *buf, size_t count, uint64_t offset);
 
 /* Write all metadata, fsync, then clear the dirty bit and fsync again. */
 int qcow2_commit (struct qcow2 *q);
+/* Commit, then mark the image dirty again because writing goes on.  Safe
+ * while other threads write: what they have not finished is simply not
+ * part of this checkpoint. */
+int qcow2_checkpoint (struct qcow2 *q);
 void qcow2_free (struct qcow2 *q);
 
 /* qcow2_compress.c: one compressor per thread at a time (the image keeps

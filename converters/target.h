@@ -14,6 +14,12 @@ struct ferry_target;
 struct ferry_target_opts {
   const char *format; /* "raw" or "qcow2" */
   bool overwrite;     /* replace an existing file */
+  /* Update an existing DEST in place (incremental sync): no .part, no
+   * truncation; DEST must already have the disk's size. */
+  bool in_place;
+  /* In place: accept a qcow2 image whose dirty bit an interrupted sync of
+   * ours left set (its last checkpoint is consistent). */
+  bool allow_dirty;
   bool preallocate;   /* raw: allocate every byte of a file target */
   /* qcow2 only */
   uint32_t cluster_size;       /* 0: 64 KiB */
@@ -30,6 +36,9 @@ struct ferry_target_ops {
   int (*zero) (struct ferry_target *t, uint64_t offset, uint64_t length);
   /* Make everything durable and visible under the final name. */
   int (*finish) (struct ferry_target *t);
+  /* Optional: make everything written so far durable and consistent, so
+   * a run killed later can resume from here (incremental sync). */
+  int (*checkpoint) (struct ferry_target *t);
   /* Failure: remove anything that could look like a finished output. */
   void (*abort) (struct ferry_target *t);
   void (*close) (struct ferry_target *t);

@@ -81,6 +81,10 @@ q_finish (struct ferry_target *t)
   qcow2_set_size (p->q, t->size);
   if (qcow2_commit (p->q) < 0)
     return -1;
+  if (!p->part) {
+    p->finished = true;
+    return 0;
+  }
   if (rename (p->part, t->path) < 0)
     return ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s",
                               p->part, t->path);
@@ -113,8 +117,17 @@ q_close (struct ferry_target *t)
   free (p);
 }
 
+static int
+q_checkpoint (struct ferry_target *t)
+{
+  struct qcow2_priv *p = t->priv;
+
+  return qcow2_checkpoint (p->q);
+}
+
 static const struct ferry_target_ops qcow2_ops = {
   .name = "qcow2",
+  .checkpoint = q_checkpoint,
   .pwrite = q_pwrite,
   .zero = q_zero,
   .finish = q_finish,
@@ -164,6 +177,31 @@ ferry_target_qcow2_open (const char *path, uint64_t size,
   }
   co.preallocate_metadata = o->preallocate_metadata;
 
+  if (o->in_place) {
+    /* Incremental sync into the image an earlier run made.  A dirty image
+     * (a run killed mid-write) is refused by qcow2_open. */
+    p->fd = open (path, O_RDWR | O_CLOEXEC);
+    if (p->fd < 0) {
+      ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", path);
+      goto err;
+    }
+    if (!(p->q = qcow2_open (p->fd, path, o->allow_dirty))) {
+      if (ferry_error_code () == FERRY_E_INPUT)
+        ferry_error_set_raw (FERRY_E_OUTPUT, ferry_error_msg ());
+      goto err;
+    }
+    if (qcow2_size (p->q) != ((size + 511) & ~UINT64_C (511))) {
+      ferry_error (FERRY_E_OUTPUT, "%s: virtual size %llu, but the disk is "
+                   "%llu bytes: not a copy of this disk", path,
+                   (unsigned long long) qcow2_size (p->q),
+                   (unsigned long long) size);
+      goto err;
+    }
+    t->starts_zeroed = false;
+    t->write_block = qcow2_cluster_size (p->q);
+    return t;
+  }
+
   if (stat (path, &st) == 0) {
     if (!S_ISREG (st.st_mode)) {
       ferry_error (FERRY_E_USAGE, "%s: qcow2 output goes to a regular file "
@@ -195,6 +233,7 @@ ferry_target_qcow2_open (const char *path, uint64_t size,
   return t;
 
 err:
+  qcow2_free (p->q);
   if (p->fd >= 0)
     close (p->fd);
   free (p->part);

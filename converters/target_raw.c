@@ -122,7 +122,8 @@ raw_finish (struct ferry_target *t)
   /* Trailing zeros were skipped, and a stream's size is only known at its
    * end: set the final length explicitly. */
   if (!p->is_blk && ftruncate (p->fd, (off_t) t->size) < 0)
-    return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: truncate", p->part);
+    return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: truncate",
+                              p->part ? p->part : t->path);
   if (fsync (p->fd) < 0)
     return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync",
                               p->part ? p->part : t->path);
@@ -156,8 +157,19 @@ raw_close (struct ferry_target *t)
   free (p);
 }
 
+static int
+raw_checkpoint (struct ferry_target *t)
+{
+  struct raw_priv *p = t->priv;
+
+  if (fdatasync (p->fd) < 0)
+    return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync", t->path);
+  return 0;
+}
+
 static const struct ferry_target_ops raw_ops = {
   .name = "raw",
+  .checkpoint = raw_checkpoint,
   .pwrite = raw_pwrite,
   .zero = raw_zero,
   .finish = raw_finish,
@@ -183,6 +195,26 @@ open_block_device (struct ferry_target *t, struct raw_priv *p, uint64_t size)
                         t->path, (unsigned long long) devsize,
                         (unsigned long long) size);
   p->is_blk = true;
+  t->starts_zeroed = false;
+  return 0;
+}
+
+/* Incremental sync: the file holds an earlier copy of this disk. */
+static int
+open_file_in_place (struct ferry_target *t, struct raw_priv *p, uint64_t size)
+{
+  struct stat st;
+
+  p->fd = open (t->path, O_WRONLY | O_CLOEXEC);
+  if (p->fd < 0)
+    return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", t->path);
+  if (fstat (p->fd, &st) < 0)
+    return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", t->path);
+  if ((uint64_t) st.st_size != size)
+    return ferry_error (FERRY_E_OUTPUT, "%s: is %llu bytes, but the disk is "
+                        "%llu bytes: not a copy of this disk", t->path,
+                        (unsigned long long) st.st_size,
+                        (unsigned long long) size);
   t->starts_zeroed = false;
   return 0;
 }
@@ -250,6 +282,8 @@ ferry_target_raw_open (const char *path, uint64_t size,
   else if (stat (path, &st) == 0 && !S_ISREG (st.st_mode))
     r = ferry_error (FERRY_E_OUTPUT, "%s: not a regular file or block device",
                      path);
+  else if (o->in_place)
+    r = open_file_in_place (t, p, size);
   else
     r = open_file (t, p, size, o);
   if (r < 0) {
