@@ -342,6 +342,11 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
     goto fail;
   }
 
+  /* A server may take one client at a time: read the bitmap, and let go
+   * of it, before the disk is opened. */
+  if (!first && bitmap
+      && ferry_changes_from_nbd_bitmap (src, bitmap, 0, &ch) < 0)
+    goto fail;
   if (!(d = cli_open_disk (src, &so, &oo, true, cmd)))
     goto fail;
   if (loaded && st.size != d->size && !full) {
@@ -360,7 +365,7 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
     if (ferry_changes_from_json (changes_path, d->size, &ch) < 0)
       goto fail;
   }
-  else if (ferry_changes_from_nbd_bitmap (src, bitmap, d->size, &ch) < 0)
+  else if (ferry_changes_normalize (&ch, d->size, src_name) < 0)
     goto fail;
   if (!first && ch.since && strcmp (ch.since, "*") != 0
       && strcmp (ch.since, st.change_id) != 0) {
@@ -405,7 +410,10 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
 
   /* The target. */
   if (first) {
-    const char *fmt = format ? format : (loaded ? st.format : "raw");
+    /* A copy: st is rebuilt below. */
+    char fmt[8];
+    snprintf (fmt, sizeof fmt, "%s",
+              format ? format : (loaded ? st.format : "raw"));
     if (is_blockdev (dst)) {
       if (strcmp (fmt, "raw") != 0) {
         ferry_error (FERRY_E_USAGE, "%s: a block device takes raw", dst);

@@ -18,6 +18,9 @@ static const struct {
   { "convert", cmd_convert, "copy and convert a disk image (VMDK or raw) to raw" },
   { "info", cmd_info, "show the format, size and allocation of a disk image" },
   { "checksum", cmd_checksum, "print the content checksum of disk images" },
+  { "inspect", cmd_inspect, "show what a .vmx or .ovf says about a VM" },
+  { "sync", cmd_sync, "warm migration: copy a disk, then only what changed" },
+  { "cutover", cmd_cutover, "the final sync, with --verify of the result" },
 };
 
 static void

@@ -23,6 +23,7 @@
  * small on huge disks. */
 #define WINDOW (64u * 1024 * 1024)
 #define LEAVES_PER_WINDOW (WINDOW / FERRY_CSUM_LEAF)
+#define RANGE_PIECE (8u * 1024 * 1024)
 /* Finished windows whose digests wait for an earlier, slower window. */
 #define MAX_PENDING 128
 
@@ -334,8 +335,10 @@ next_window (struct copy_ctx *c, uint64_t *start, uint64_t *len)
     *start = c->next;
     *len = c->d->size - c->next;
   }
-  if (*len > WINDOW)
-    *len = WINDOW;
+  /* Range copies (incremental sync) checkpoint each piece: keep pieces
+   * small so a killed sync loses little. */
+  if (*len > (c->o->ranges ? RANGE_PIECE : WINDOW))
+    *len = c->o->ranges ? RANGE_PIECE : WINDOW;
   c->next += *len;
   ok = true;
 out:

@@ -402,9 +402,9 @@ write_plain (struct qcow2 *q, const uint8_t *p, size_t count, uint64_t offset)
   if (offset + count > q->size)
     q->size = offset + count;
   while (count > 0) {
-    uint64_t c = offset >> q->bits, in = offset & (q->cs - 1), host, *e;
+    uint64_t c = offset >> q->bits, in = offset & (q->cs - 1), host, *e = NULL;
     size_t n = q->cs - in < count ? (size_t) (q->cs - in) : count;
-    struct l2 *tab;
+    struct l2 *tab = NULL;
 
     if (l2_entry (q, c, &e, &tab) < 0)
       goto unlock;

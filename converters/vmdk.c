@@ -328,6 +328,12 @@ layer_open (struct ferry_transport *t, const struct ferry_open_opts *o,
         ferry_error_prefix ("%s: extent %zu", t->name, i + 1);
         goto out;
       }
+      if (l->ext[i].length > VMDK_MAX_CAPACITY - start) {
+        ferry_error (FERRY_E_INPUT, "%s: extent %zu: the extents add up to "
+                     "more than %" PRIu64 " bytes, an absurd disk size",
+                     t->name, i + 1, (uint64_t) VMDK_MAX_CAPACITY);
+        goto out;
+      }
       if (ed->access == VMDK_NOACCESS)
         ferry_warn (o->log, "%s: extent %zu (%s) is NOACCESS; its %" PRIu64
                     " bytes read as zeros", t->name, i + 1,

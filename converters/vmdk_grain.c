@@ -245,6 +245,15 @@ vmdk_gtab_read (struct vmdk_gtab *g, void *buf, size_t count, uint64_t offset)
     enum vmdk_grain_state st;
     uint64_t off;
 
+    uint64_t gdi = grain / g->gt_entries;
+
+    if (gdi >= g->n_gd || g->gt_offset[gdi] == 0) {
+      uint64_t end = (gdi + 1) * g->gt_entries * g->grain_bytes;
+      if (end - offset < count)
+        n = (size_t) (end - offset);
+      else
+        n = count;
+    }
     if (n > count)
       n = count;
     if (vmdk_gtab_lookup (g, grain, &st, &off) < 0)
@@ -303,6 +312,13 @@ vmdk_gtab_map (struct vmdk_gtab *g, uint64_t offset, uint64_t length,
     uint64_t off;
     enum ferry_extent_type type;
 
+    uint64_t gdi = grain / g->gt_entries;
+
+    if (gdi >= g->n_gd || g->gt_offset[gdi] == 0) {
+      /* No table: the rest of its span is unallocated, in one step. */
+      uint64_t end = (gdi + 1) * g->gt_entries * g->grain_bytes;
+      n = end - offset;
+    }
     if (n > length)
       n = length;
     if (vmdk_gtab_lookup (g, grain, &st, &off) < 0)
@@ -331,8 +347,12 @@ vmdk_gtab_check (struct vmdk_gtab *g, uint64_t meta_bytes)
 
   for (uint64_t i = 0; i < n_grains; i++) {
     enum vmdk_grain_state st;
-    uint64_t off, u;
+    uint64_t off, u, gdi = i / g->gt_entries;
 
+    if (gdi >= g->n_gd || g->gt_offset[gdi] == 0) {
+      i = (gdi + 1) * g->gt_entries - 1; /* no table: skip its span */
+      continue;
+    }
     if (vmdk_gtab_lookup (g, i, &st, &off) < 0)
       goto out;
     if (st != VMDK_GRAIN_DATA)

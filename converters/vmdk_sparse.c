@@ -136,6 +136,12 @@ vmdk_sparse_embedded_descriptor (struct ferry_transport *t, char **text)
     return -1;
   }
   (*text)[len] = '\0';
+  /* The extent files of a split sparse disk reserve the area but leave it
+   * empty: that is "no descriptor", not a broken one. */
+  if (strspn (*text, " \t\r\n") == strlen (*text)) {
+    free (*text);
+    *text = NULL;
+  }
   return 0;
 }
 
@@ -305,6 +311,13 @@ sparse_open (struct vmdk_extent *e, const struct ferry_open_opts *o)
   g->decode = kdmv_decode;
   per_gt = g->grain_bytes * g->gt_entries;
   g->n_gd = (cap_bytes + per_gt - 1) / per_gt;
+  /* The directory must fit in the file before anything is allocated for
+   * it: the header alone must not make us reserve gigabytes. */
+  if (g->n_gd > g->file_size / 4)
+    return ferry_error (FERRY_E_INPUT, "%s: a capacity of %" PRIu64 " sectors "
+                        "with %" PRIu64 "-sector grains needs a grain directory "
+                        "of %" PRIu64 " entries, larger than the file",
+                        e->name, s->h.capacity, s->h.granularity, g->n_gd);
   if (!(g->gt_offset = calloc (g->n_gd, sizeof *g->gt_offset)))
     return ferry_error (FERRY_E_SYSTEM, "out of memory");
   if (vmdk_gtab_init (g) < 0)

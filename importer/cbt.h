@@ -44,7 +44,9 @@ int ferry_changes_from_json (const char *path, uint64_t disk_size,
                              struct ferry_changes *out);
 
 /* The dirty ranges of bitmap NAME on an NBD export (meta context
- * qemu:dirty-bitmap:NAME).  change_id is the bitmap name. */
+ * qemu:dirty-bitmap:NAME).  change_id is the bitmap name.  disk_size 0:
+ * take the export's size.  Servers often allow one client at a time, so
+ * call this before opening the disk. */
 int ferry_changes_from_nbd_bitmap (const char *uri, const char *bitmap,
                                    uint64_t disk_size,
                                    struct ferry_changes *out);

@@ -94,6 +94,8 @@ ferry_changes_from_nbd_bitmap (const char *uri, const char *bitmap,
     goto out;
   }
   size = nbd_get_size (h);
+  if (size >= 0 && disk_size == 0)
+    disk_size = (uint64_t) size;
   if (size < 0 || (uint64_t) size != disk_size) {
     ferry_error (FERRY_E_INPUT, "%s: export is %" PRId64 " bytes, but the "
                  "disk is %" PRIu64 " bytes", name, size, disk_size);

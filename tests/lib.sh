@@ -314,3 +314,38 @@ GiB=1073741824
 
 # vt ARGS...: the VMDK damage/inspection tool (tests/tools/vmdktool.py).
 vt () { python3 "$SRCDIR/tests/tools/vmdktool.py" "$@"; }
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on now.
+free_port () {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# qemu_nbd_start SOCKET ARGS...: serve with qemu-nbd on a unix socket in
+# the background (stopped by the cleanup hooks); waits until it listens.
+qemu_nbd_start () {
+  local sock=$1 pidf
+  shift
+  pidf="$sock.pid"
+  rm -f "$sock" "$pidf"
+  qemu-nbd -t --fork --pid-file="$pidf" -k "$sock" "$@"
+  cleanup_hooks+=("qemu_nbd_stop $sock")
+}
+qemu_nbd_stop () {
+  local pidf="$1.pid" pid
+  [[ -f $pidf ]] || return 0
+  pid=$(cat "$pidf")
+  kill "$pid" 2>/dev/null || :
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$pidf" "$1"
+}
+
+# changes_json FILE NEW PREV SIZE START:LEN...: a DiskChangeInfo file.
+changes_json () {
+  local f=$1 new=$2 prev=$3 size=$4 a sep=''
+  shift 4
+  {
+    printf '{"changeId": "%s", "previousChangeId": "%s", "startOffset": 0, "length": %s, "changedArea": [' "$new" "$prev" "$size"
+    for a; do printf '%s{"start": %s, "length": %s}' "$sep" "${a%%:*}" "${a##*:}"; sep=', '; done
+    printf ']}\n'
+  } > "$f"
+}
