@@ -17,6 +17,10 @@ struct cli_common {
 };
 
 int cmd_convert (int argc, char **argv, struct cli_common *g);
+/* ferry convert VM-SOURCE -o DIR (cli/cmd_convert_vm.c), chosen when the
+ * command line names a .vmx/.ovf/.ova or an output directory. */
+int cmd_convert_vm (int argc, char **argv, struct cli_common *g);
+bool cli_convert_is_vm (int argc, char **argv);
 int cmd_info (int argc, char **argv, struct cli_common *g);
 int cmd_checksum (int argc, char **argv, struct cli_common *g);
 int cmd_inspect (int argc, char **argv, struct cli_common *g);

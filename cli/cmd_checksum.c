@@ -2,6 +2,7 @@
  * "ferry convert --checksum" prints for the same content. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -26,7 +27,10 @@ usage (FILE *f)
     "      --source-format=auto|vmdk|raw\n"
     "      --allow-absolute-extents, --ignore-cid   as for 'ferry convert'\n"
     "      --threads=N            hashing threads (default: number of CPUs)\n"
-    "  -h, --help                 this text\n");
+    "  -h, --help                 this text\n"
+    "\n"
+    "Each IMAGE is a path, '-', an http(s):// URL or an NBD URI.\n"
+    "\n%s", cli_source_help);
 }
 
 enum { OPT_SOURCE_FORMAT = 256, OPT_ALLOW_ABS, OPT_IGNORE_CID, OPT_THREADS };
@@ -37,6 +41,7 @@ static const struct option long_opts[] = {
   { "ignore-cid", no_argument, NULL, OPT_IGNORE_CID },
   { "threads", required_argument, NULL, OPT_THREADS },
   { "help", no_argument, NULL, 'h' },
+  CLI_SOURCE_LONG_OPTS,
   { NULL, 0, NULL, 0 },
 };
 
@@ -45,9 +50,11 @@ cmd_checksum (int argc, char **argv, struct cli_common *g)
 {
   struct ferry_open_opts oo = { .log = &g->log };
   struct ferry_copy_opts co = { .log = &g->log };
+  struct cli_source so;
   uint64_t v;
-  int c;
+  int c, code;
 
+  cli_source_init (&so, &g->log);
   optind = 1;
   while ((c = getopt_long (argc, argv, "h", long_opts, NULL)) != -1) {
     switch (c) {
@@ -62,28 +69,43 @@ cmd_checksum (int argc, char **argv, struct cli_common *g)
       co.threads = (unsigned) v;
       break;
     case 'h': usage (stdout); return 0;
-    default: usage (stderr); return FERRY_E_USAGE;
+    default:
+      if (c >= CLI_SOURCE_OPT_BASE && c < CLI_SOURCE_OPT_END) {
+        if (cli_source_option (&so, c, optarg, "checksum") < 0)
+          return FERRY_E_USAGE;
+        break;
+      }
+      usage (stderr);
+      return FERRY_E_USAGE;
     }
   }
   if (optind >= argc) {
     usage (stderr);
     return FERRY_E_USAGE;
   }
+  if (cli_source_finish (&so, "checksum", &code) < 0)
+    return code;
   for (int i = optind; i < argc; i++) {
     char sum[FERRY_CHECKSUM_MAX];
-    struct ferry_transport *tr = ferry_transport_open (argv[i]);
-    struct ferry_disk *d = tr ? ferry_disk_open (tr, &oo) : NULL;
+    char *name = cli_source_name (argv[i]);
+    struct ferry_disk *d = cli_open_disk (argv[i], &so, &oo, false,
+                                          "checksum");
     struct ferry_target *t = d ? ferry_target_null_new (d->size) : NULL;
     int r = t ? ferry_copy (d, t, &co, NULL, sum) : -1;
     if (r == 0 && !sum[0])
       r = ferry_error (FERRY_E_INPUT, "%s: no checksum could be computed",
-                       argv[i]);
+                       name);
     if (t)
       ferry_target_close (t);
     ferry_disk_close (d);
-    if (r < 0)
+    if (r < 0) {
+      free (name);
+      cli_source_free (&so);
       return cli_fail ();
-    printf ("%s  %s\n", sum, argv[i]);
+    }
+    printf ("%s  %s\n", sum, name);
+    free (name);
   }
+  cli_source_free (&so);
   return 0;
 }

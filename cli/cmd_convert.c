@@ -19,7 +19,8 @@ usage (FILE *f)
     "Usage: ferry convert [OPTIONS] SOURCE DEST\n"
     "\n"
     "Copy the disk image SOURCE (any VMDK variant, or raw) to DEST, a file or\n"
-    "a block device.  SOURCE '-' reads a stream from standard input.\n"
+    "a block device.  SOURCE is a path, '-' (a stream on standard input), an\n"
+    "http:// or https:// URL, or an nbd://, nbds:// or nbd+unix:// URI.\n"
     "A file DEST is written as DEST.part and renamed when complete.\n"
     "\n"
     "Options:\n"
@@ -33,7 +34,8 @@ usage (FILE *f)
     "                             raw: allocate every byte of a DEST file;\n"
     "                             qcow2: metadata (tables, cluster offsets)\n"
     "      --sequential           read SOURCE once, front to back (raw and\n"
-    "                             streamOptimized VMDK); implied for '-'\n"
+    "                             streamOptimized VMDK); implied for '-' and\n"
+    "                             for HTTP servers without Range support\n"
     "      --allow-absolute-extents\n"
     "                             follow VMDK extent and parent paths that are\n"
     "                             absolute or leave the descriptor's directory\n"
@@ -49,7 +51,8 @@ usage (FILE *f)
     "      --log-format=text|json\n"
     "  -v, --verbose              more messages (twice: debug)\n"
     "  -q, --quiet                errors only\n"
-    "  -h, --help                 this text\n");
+    "  -h, --help                 this text\n"
+    "\n%s", cli_source_help);
 }
 
 enum {
@@ -78,6 +81,7 @@ static const struct option long_opts[] = {
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
+  CLI_SOURCE_LONG_OPTS,
   { NULL, 0, NULL, 0 },
 };
 
@@ -120,13 +124,16 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
   enum progress_mode pmode = PROGRESS_NONE;
   struct progress prog;
   struct ferry_progress result = { 0 };
-  struct ferry_transport *tr;
   struct ferry_disk *d;
   struct ferry_target *t;
+  struct cli_source so;
   uint64_t v;
-  int c;
+  int c, code;
   double t0;
 
+  if (cli_convert_is_vm (argc, argv))
+    return cmd_convert_vm (argc, argv, g);
+  cli_source_init (&so, &g->log);
   optind = 1;
   while ((c = getopt_long (argc, argv, "O:vqh", long_opts, NULL)) != -1) {
     switch (c) {
@@ -194,7 +201,14 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
     case 'v': g->log.level++; break;
     case 'q': g->log.level = FERRY_LOG_ERROR; break;
     case 'h': usage (stdout); return 0;
-    default: usage (stderr); return FERRY_E_USAGE;
+    default:
+      if (c >= CLI_SOURCE_OPT_BASE && c < CLI_SOURCE_OPT_END) {
+        if (cli_source_option (&so, c, optarg, "convert") < 0)
+          return FERRY_E_USAGE;
+        break;
+      }
+      usage (stderr);
+      return FERRY_E_USAGE;
     }
   }
   if (argc - optind != 2) {
@@ -225,16 +239,21 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
     return usage_error ("%s: --preallocate=full is for raw output; qcow2 "
                         "takes --preallocate=metadata", to.format);
 
+  if (cli_source_finish (&so, "convert", &code) < 0)
+    return code;
   t0 = progress_now ();
-  tr = ferry_transport_open (src);
-  if (!tr)
-    return cli_fail ();
-  d = ferry_disk_open (tr, &oo);
+  d = cli_open_disk (src, &so, &oo, false, "convert");
+  cli_source_free (&so);
   if (!d)
     return cli_fail ();
-  ferry_info (&g->log, "%s: %s (%s), virtual size %llu bytes", src,
-              d->ops->name, d->subformat ? d->subformat : "-",
-              (unsigned long long) d->size);
+  {
+    char *name = cli_source_name (src);
+    ferry_info (&g->log, "%s: %s (%s), virtual size %llu bytes%s", name,
+                d->ops->name, d->subformat ? d->subformat : "-",
+                (unsigned long long) d->size,
+                d->sequential ? ", read front to back" : "");
+    free (name);
+  }
 
   t = ferry_target_open (dst, d->size, &to);
   if (!t) {

@@ -1,6 +1,7 @@
 /* ferry info: what a disk image is and how much of it holds data. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -15,14 +16,16 @@ usage (FILE *f)
     "Usage: ferry info [OPTIONS] SOURCE\n"
     "\n"
     "Show the format, virtual size and allocation (data, zero and\n"
-    "unallocated bytes) of a disk image.\n"
+    "unallocated bytes) of a disk image.  SOURCE is a path, an http(s)://\n"
+    "URL of a server with Range support, or an NBD URI.\n"
     "\n"
     "Options:\n"
     "      --json                 print one JSON object\n"
     "      --map                  also list every extent\n"
     "      --source-format=auto|vmdk|raw\n"
     "      --allow-absolute-extents, --ignore-cid   as for 'ferry convert'\n"
-    "  -h, --help                 this text\n");
+    "  -h, --help                 this text\n"
+    "\n%s", cli_source_help);
 }
 
 enum { OPT_JSON = 256, OPT_MAP, OPT_SOURCE_FORMAT, OPT_ALLOW_ABS,
@@ -35,12 +38,28 @@ static const struct option long_opts[] = {
   { "allow-absolute-extents", no_argument, NULL, OPT_ALLOW_ABS },
   { "ignore-cid", no_argument, NULL, OPT_IGNORE_CID },
   { "help", no_argument, NULL, 'h' },
+  CLI_SOURCE_LONG_OPTS,
   { NULL, 0, NULL, 0 },
 };
 
 static const char *const type_names[] = { "data", "zero", "hole" };
 
 #define INFO_WINDOW (1ull << 30)
+
+/* The body of a JSON string. */
+static void
+json_string (const char *s)
+{
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char) *s;
+    if (ch == '"' || ch == '\\')
+      printf ("\\%c", ch);
+    else if (ch < 0x20)
+      printf ("\\u%04x", ch);
+    else
+      putchar (ch);
+  }
+}
 
 int
 cmd_info (int argc, char **argv, struct cli_common *g)
@@ -49,8 +68,11 @@ cmd_info (int argc, char **argv, struct cli_common *g)
   bool json = false, map = false;
   uint64_t totals[3] = { 0 };
   struct ferry_extent_list el = { 0 };
-  int c, first = 1;
+  int c, code, first = 1;
+  struct cli_source so;
+  char *name;
 
+  cli_source_init (&so, &g->log);
   optind = 1;
   while ((c = getopt_long (argc, argv, "h", long_opts, NULL)) != -1) {
     switch (c) {
@@ -60,35 +82,41 @@ cmd_info (int argc, char **argv, struct cli_common *g)
     case OPT_ALLOW_ABS: oo.allow_absolute_extents = true; break;
     case OPT_IGNORE_CID: oo.ignore_cid = true; break;
     case 'h': usage (stdout); return 0;
-    default: usage (stderr); return FERRY_E_USAGE;
+    default:
+      if (c >= CLI_SOURCE_OPT_BASE && c < CLI_SOURCE_OPT_END) {
+        if (cli_source_option (&so, c, optarg, "info") < 0)
+          return FERRY_E_USAGE;
+        break;
+      }
+      usage (stderr);
+      return FERRY_E_USAGE;
     }
   }
   if (argc - optind != 1) {
     usage (stderr);
     return FERRY_E_USAGE;
   }
-  struct ferry_transport *tr = ferry_transport_open (argv[optind]);
-  if (!tr)
-    return cli_fail ();
-  if (tr->sequential) {
-    ferry_transport_close (tr);
-    ferry_error (FERRY_E_USAGE, "info needs a file, not a stream");
-    return cli_fail ();
-  }
-  struct ferry_disk *d = ferry_disk_open (tr, &oo);
+  if (cli_source_finish (&so, "info", &code) < 0)
+    return code;
+  struct ferry_disk *d = cli_open_disk (argv[optind], &so, &oo, true, "info");
+  cli_source_free (&so);
   if (!d)
     return cli_fail ();
 
-  if (json)
-    printf ("{\"source\":\"%s\",\"format\":\"%s\",\"subformat\":\"%s\","
-            "\"virtual_size\":%llu",
-            argv[optind], d->ops->name, d->subformat ? d->subformat : "",
+  name = cli_source_name (argv[optind]);
+  if (json) {
+    printf ("{\"source\":\"");
+    json_string (name);
+    printf ("\",\"format\":\"%s\",\"subformat\":\"%s\",\"virtual_size\":%llu",
+            d->ops->name, d->subformat ? d->subformat : "",
             (unsigned long long) d->size);
+  }
   else
     printf ("source:       %s\nformat:       %s\nsubformat:    %s\n"
             "virtual size: %llu\n",
-            argv[optind], d->ops->name, d->subformat ? d->subformat : "-",
+            name, d->ops->name, d->subformat ? d->subformat : "-",
             (unsigned long long) d->size);
+  free (name);
   if (map && json)
     printf (",\"map\":[");
   for (uint64_t off = 0; off < d->size; off += INFO_WINDOW) {

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "converters/target.h"
@@ -38,6 +39,9 @@
 #define NBD_ZERO_CHUNK (1u << 30)
 /* Largest buffer of zeros written where the server cannot zero. */
 #define NBD_ZERO_BUF (1u << 20)
+/* Time limits for connecting: the first connection, and the extra ones. */
+#define NBD_CONNECT_MS 30000
+#define NBD_EXTRA_CONNECT_MS 3000
 
 struct nbd_target_priv {
   char *uri;                 /* the full URI, only for connecting */
@@ -292,6 +296,26 @@ nbd_t_zero (struct ferry_target *t, uint64_t offset, uint64_t length)
   return 0;
 }
 
+/* Everything written so far durable (incremental sync checkpoints).  With
+ * multi-conn a flush on one connection would cover all; flushing each is
+ * cheap and also right for a server that does not promise that. */
+static int
+flush_all (struct ferry_target *t)
+{
+  struct nbd_target_priv *p = t->priv;
+  if (p->can_flush)
+    for (int i = 0; i < p->n; i++)
+      if (nbd_flush (p->h[i], 0) < 0)
+        return nbd_fail (t, "flush");
+  return 0;
+}
+
+static int
+nbd_t_checkpoint (struct ferry_target *t)
+{
+  return flush_all (t);
+}
+
 static int
 nbd_t_finish (struct ferry_target *t)
 {
@@ -304,10 +328,8 @@ nbd_t_finish (struct ferry_target *t)
                         "size %llu",
                         t->path, (long long) p->export_size,
                         (unsigned long long) t->size);
-  if (p->can_flush)
-    for (int i = 0; i < p->n; i++)
-      if (nbd_flush (p->h[i], 0) < 0)
-        return nbd_fail (t, "flush");
+  if (flush_all (t) < 0)
+    return -1;
   /* A clean disconnect: the server sees every request completed. */
   for (int i = 0; i < p->n; i++)
     if (nbd_shutdown (p->h[i], 0) < 0)
@@ -359,6 +381,7 @@ nbd_t_close (struct ferry_target *t)
 
 static const struct ferry_target_ops nbd_target_ops = {
   .name = "nbd",
+  .checkpoint = nbd_t_checkpoint,
   .pwrite = nbd_t_pwrite,
   .zero = nbd_t_zero,
   .finish = nbd_t_finish,
@@ -366,11 +389,23 @@ static const struct ferry_target_ops nbd_target_ops = {
   .close = nbd_t_close,
 };
 
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connect with a time limit: a server that has as many clients as it
+ * accepts (qemu-nbd --shared=N) leaves further connections hanging.
+ * Returns NULL with the error set. */
 static struct nbd_handle *
-connect_one (struct ferry_target *t)
+connect_one (struct ferry_target *t, int timeout_ms)
 {
   struct nbd_target_priv *p = t->priv;
   struct nbd_handle *h = nbd_create ();
+  int64_t deadline = now_ms () + timeout_ms;
   char msg[768];
 
   if (!h) {
@@ -378,14 +413,33 @@ connect_one (struct ferry_target *t)
                  scrub (p, nbd_get_error (), msg, sizeof msg));
     return NULL;
   }
-  /* A target URI names a server, never a local file or program. */
-  nbd_set_uri_allow_local_file (h, false);
-  if (nbd_connect_uri (h, p->uri) < 0) {
-    nbd_fail (t, "cannot connect");
-    nbd_close (h);
-    return NULL;
+  /* The URI comes from the command line (or a sync state file it wrote),
+   * so the files it names (tls-psk-file, tls-certificates) are the user's
+   * choice; without this nbds:// with a PSK file could not work. */
+  nbd_set_uri_allow_local_file (h, true);
+  if (nbd_aio_connect_uri (h, p->uri) < 0)
+    goto fail;
+  while (nbd_aio_is_connecting (h) == 1) {
+    int64_t left = deadline - now_ms ();
+    int r;
+    if (left <= 0) {
+      ferry_error (FERRY_E_OUTPUT, "%s: cannot connect: no answer from the "
+                   "server in %d s", t->path, timeout_ms / 1000);
+      nbd_close (h);
+      return NULL;
+    }
+    r = nbd_poll (h, (int) left);
+    if (r < 0)
+      goto fail;
   }
+  if (nbd_aio_is_ready (h) != 1)
+    goto fail;
   return h;
+
+fail:
+  nbd_fail (t, "cannot connect");
+  nbd_close (h);
+  return NULL;
 }
 
 /* Ask the first connection what the export is and can do. */
@@ -429,6 +483,8 @@ probe (struct ferry_target *t, uint64_t size)
                        ? (uint32_t) v
                        : 0;
   p->max_block -= p->max_block % p->min_block;
+  if (p->max_block == 0)
+    p->max_block = p->min_block;
   p->can_zero = nbd_can_zero (h) == 1;
   p->can_flush = nbd_can_flush (h) == 1;
   if (!p->can_zero && !(p->zeros = calloc (1, NBD_ZERO_BUF)))
@@ -471,15 +527,26 @@ ferry_target_nbd_open (const char *uri, uint64_t size,
     goto fail;
   }
 
-  if (!(p->h[0] = connect_one (t)))
+  if (!(p->h[0] = connect_one (t, NBD_CONNECT_MS)))
     goto fail;
   p->n = 1;
   if (probe (t, size) < 0)
     goto fail;
+  /* More connections only where the server promises they are coherent;
+   * a server that lets fewer clients in than we ask for gets fewer. */
   if ((multi = nbd_can_multi_conn (p->h[0])) == 1) {
-    for (; p->n < NBD_TARGET_CONNS; p->n++)
-      if (!(p->h[p->n] = connect_one (t)))
-        goto fail;
+    for (; p->n < NBD_TARGET_CONNS; p->n++) {
+      if (!(p->h[p->n] = connect_one (t, NBD_EXTRA_CONNECT_MS))) {
+        const char *why = ferry_error_msg ();
+        size_t pl = strlen (t->path);
+        if (strncmp (why, t->path, pl) == 0 && strncmp (why + pl, ": ", 2) == 0)
+          why += pl + 2;
+        ferry_info (p->log, "%s: connection %d of %d: %s; going on with %d",
+                    t->path, p->n + 1, NBD_TARGET_CONNS, why, p->n);
+        ferry_error_clear ();
+        break;
+      }
+    }
   }
   ferry_info (p->log, "%s: NBD export of %lld bytes, %d connection%s%s, "
               "max request %u, %s", t->path, (long long) p->export_size,

@@ -16,12 +16,12 @@
 #include "common/error.h"
 #include "importer/transport.h"
 
-#define NBD_MAX_CONNS 8
-#define NBD_RETRIES 3
+#define NBD_MAX_CONNS 16
 
 struct conn {
   pthread_mutex_t lock;
-  struct nbd_handle *h;
+  struct nbd_handle *h;   /* NULL after a failed reconnection */
+  char why[512];          /* ...and why it failed */
 };
 
 struct nbd_priv {
@@ -30,21 +30,55 @@ struct nbd_priv {
   struct conn c[NBD_MAX_CONNS];
   _Atomic unsigned next;
   int64_t size;
-  bool meta; /* base:allocation negotiated */
+  bool meta;           /* base:allocation negotiated */
+  size_t request_size; /* largest single read */
+  int retries;
+  const struct ferry_log *log;
 };
+
+static unsigned
+backoff_ms (int attempt)
+{
+  /* 0.1 s, 0.2 s, ... capped at 5 s */
+  unsigned ms = 100u << (attempt < 6 ? attempt : 6);
+  return ms > 5000 ? 5000 : ms;
+}
+
+/* libnbd's message for the last error, with the URI (which may hold user
+ * info) replaced by its display name. */
+static const char *
+nbd_error_msg (const char *uri, const char *name, char *buf, size_t len)
+{
+  const char *e = nbd_get_error ();
+  const char *at;
+  size_t ul = strlen (uri);
+  if (!e)
+    e = "unknown error";
+  buf[0] = 0;
+  while ((at = strstr (e, uri))) {
+    snprintf (buf + strlen (buf), len - strlen (buf), "%.*s%s",
+              (int) (at - e), e, name);
+    e = at + ul;
+  }
+  snprintf (buf + strlen (buf), len - strlen (buf), "%s", e);
+  return buf;
+}
 
 static struct nbd_handle *
 nbd_connect (const char *uri, const char *name, bool *meta)
 {
   struct nbd_handle *h = nbd_create ();
+  char msg[1024];
   if (!h) {
-    ferry_error (FERRY_E_SYSTEM, "%s: %s", name, nbd_get_error ());
+    ferry_error (FERRY_E_SYSTEM, "%s: %s", name,
+                 nbd_error_msg (uri, name, msg, sizeof msg));
     return NULL;
   }
   nbd_set_uri_allow_local_file (h, false);
   nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION);
   if (nbd_connect_uri (h, uri) < 0) {
-    ferry_error (FERRY_E_INPUT, "%s: %s", name, nbd_get_error ());
+    ferry_error (FERRY_E_INPUT, "%s: %s", name,
+                 nbd_error_msg (uri, name, msg, sizeof msg));
     nbd_close (h);
     return NULL;
   }
@@ -58,9 +92,51 @@ static int
 reconnect (struct ferry_transport *t, struct conn *c)
 {
   struct nbd_priv *p = t->priv;
-  nbd_close (c->h);
+  int64_t size;
+  if (c->h)
+    nbd_close (c->h);
   c->h = nbd_connect (p->uri, t->name, NULL);
-  return c->h ? 0 : -1;
+  if (!c->h)
+    return -1;
+  /* The same export still?  At least the same size. */
+  size = nbd_get_size (c->h);
+  if (size != p->size) {
+    nbd_close (c->h);
+    c->h = NULL;
+    return ferry_error (FERRY_E_INPUT, "%s: the export is %lld bytes after "
+                        "reconnecting, %lld before", t->name,
+                        (long long) size, (long long) p->size);
+  }
+  ferry_info (p->log, "%s: reconnected", t->name);
+  return 0;
+}
+
+/* After a failed request: wait, and reconnect when the connection is gone
+ * or the server is shutting down (ESHUTDOWN: a server being restarted
+ * answers so until its clients leave).  Another server-side error leaves
+ * the connection usable; the request is simply sent again.  The caller
+ * holds c->lock. */
+static void
+recover (struct ferry_transport *t, struct conn *c, int attempt,
+         uint64_t offset, int err)
+{
+  struct nbd_priv *p = t->priv;
+  ferry_warn (p->log, "%s; retrying at offset %llu in %.1f s (%d of %d)",
+              ferry_error_msg (), (unsigned long long) offset,
+              backoff_ms (attempt) / 1000.0, attempt + 1, p->retries);
+  if (c->h && (err == ESHUTDOWN || nbd_aio_is_ready (c->h) != 1)) {
+    /* Leave now, so a server waiting for its clients can go. */
+    nbd_close (c->h);
+    c->h = NULL;
+  }
+  usleep (backoff_ms (attempt) * 1000u);
+  if (!c->h && reconnect (t, c) < 0) {
+    const char *m = ferry_error_msg ();
+    size_t nl = strlen (t->name);
+    if (strncmp (m, t->name, nl) == 0 && strncmp (m + nl, ": ", 2) == 0)
+      m += nl + 2;
+    snprintf (c->why, sizeof c->why, "%s", m);
+  }
 }
 
 static struct conn *
@@ -84,14 +160,18 @@ nbd_tr_pread (struct ferry_transport *t, void *buf, size_t count,
                         t->name, count, (unsigned long long) offset,
                         (long long) p->size);
   pthread_mutex_lock (&c->lock);
-  for (int attempt = 0; attempt <= NBD_RETRIES; attempt++) {
-    /* Large reads are split: servers limit request sizes (32 MiB is the
-     * usual maximum). */
-    size_t done = 0;
+  /* Large reads are split: servers limit request sizes.  After a failure
+   * the read resumes where it stopped. */
+  size_t done = 0;
+  for (int attempt = 0;; attempt++) {
+    int err = 0;
     while (c->h && done < count) {
-      size_t n = count - done > (32u << 20) ? (32u << 20) : count - done;
-      if (nbd_pread (c->h, (char *) buf + done, n, offset + done, 0) < 0)
+      size_t n = count - done > p->request_size ? p->request_size
+                                                : count - done;
+      if (nbd_pread (c->h, (char *) buf + done, n, offset + done, 0) < 0) {
+        err = nbd_get_errno ();
         break;
+      }
       done += n;
     }
     if (c->h && done == count) {
@@ -100,15 +180,19 @@ nbd_tr_pread (struct ferry_transport *t, void *buf, size_t count,
     }
     ferry_error (FERRY_E_INPUT, "%s: read at offset %llu: %s", t->name,
                  (unsigned long long) (offset + done),
-                 c->h ? nbd_get_error () : "not connected");
-    /* A server-side I/O error (EIO and friends) will not change on retry;
-     * a lost connection may. */
-    if (c->h && nbd_aio_is_ready (c->h))
+                 c->h ? nbd_get_error ()
+                      : c->why[0] ? c->why : "not connected");
+    if (attempt >= p->retries) {
+      if (p->retries > 0) {
+        char *m = strdup (ferry_error_msg ());
+        if (m)
+          ferry_error (FERRY_E_INPUT, "%s (gave up after %d %s)", m,
+                       p->retries, p->retries == 1 ? "retry" : "retries");
+        free (m);
+      }
       break;
-    if (attempt < NBD_RETRIES) {
-      usleep (100000u << attempt);
-      reconnect (t, c);
     }
+    recover (t, c, attempt, offset + done, err);
   }
   pthread_mutex_unlock (&c->lock);
   return r;
@@ -163,15 +247,25 @@ nbd_tr_block_status (struct ferry_transport *t, uint64_t offset,
     count = 1u << 30; /* requests carry a 32-bit length */
   c = pick (p);
   pthread_mutex_lock (&c->lock);
-  r = c->h ? nbd_block_status (c->h, count, offset,
-                               (nbd_extent_callback){ .callback = bs_cb,
-                                                      .user_data = &res },
-                               0)
-           : -1;
-  if (r < 0)
+  for (int attempt = 0;; attempt++) {
+    int err;
+    res.got = false;
+    r = c->h ? nbd_block_status (c->h, count, offset,
+                                 (nbd_extent_callback){ .callback = bs_cb,
+                                                        .user_data = &res },
+                                 0)
+             : -1;
+    if (r >= 0)
+      break;
+    err = c->h ? nbd_get_errno () : 0;
     ferry_error (FERRY_E_INPUT, "%s: block status at offset %llu: %s",
                  t->name, (unsigned long long) offset,
-                 c->h ? nbd_get_error () : "not connected");
+                 c->h ? nbd_get_error ()
+                      : c->why[0] ? c->why : "not connected");
+    if (attempt >= p->retries)
+      break;
+    recover (t, c, attempt, offset, err);
+  }
   pthread_mutex_unlock (&c->lock);
   if (r < 0)
     return -1;
@@ -205,43 +299,36 @@ static const struct ferry_transport_ops nbd_ops = {
   .close = nbd_tr_close,
 };
 
-/* The URI may hold a TLS PSK file or username; messages name only the
- * scheme, host and export. */
-static char *
-display_name (const char *uri)
-{
-  const char *at = strchr (uri, '@');
-  const char *q = strchr (uri, '?');
-  char *s;
-  if (at && (!q || at < q)) {
-    const char *scheme_end = strstr (uri, "://");
-    if (scheme_end && scheme_end < at) {
-      if (asprintf (&s, "%.*s%s", (int) (scheme_end + 3 - uri), uri, at + 1) < 0)
-        return NULL;
-      if ((q = strchr (s, '?')))
-        *(char *) q = 0;
-      return s;
-    }
-  }
-  s = strdup (uri);
-  if (s && (q = strchr (s, '?')))
-    *(char *) q = 0;
-  return s;
-}
-
 struct ferry_transport *
 ferry_nbd_open (const char *uri, unsigned connections)
 {
+  struct ferry_source_opts o;
+  ferry_source_opts_init (&o);
+  o.connections = connections;
+  return ferry_nbd_open_opts (uri, &o);
+}
+
+/* Messages name the URI without user info or query (a TLS PSK file, a
+ * user name); only socket= is kept, it says which server. */
+struct ferry_transport *
+ferry_nbd_open_opts (const char *uri, const struct ferry_source_opts *o)
+{
   struct nbd_priv *p = calloc (1, sizeof *p);
-  char *name = display_name (uri);
+  char *name = ferry_source_display (uri);
   struct ferry_transport *t = NULL;
+  unsigned connections = o->connections;
+  int64_t max_block;
 
   if (!p || !name || !(p->uri = strdup (uri))) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     goto fail;
   }
+  p->retries = o->retries < 0 ? FERRY_SOURCE_DEFAULT_RETRIES : o->retries;
+  p->log = o->log;
+  p->request_size = o->nbd_request_size ? (size_t) o->nbd_request_size
+                                        : FERRY_NBD_DEFAULT_REQUEST_SIZE;
   if (connections == 0)
-    connections = 4;
+    connections = FERRY_SOURCE_DEFAULT_CONNECTIONS;
   if (connections > NBD_MAX_CONNS)
     connections = NBD_MAX_CONNS;
   pthread_mutex_init (&p->c[0].lock, NULL);
@@ -253,6 +340,10 @@ ferry_nbd_open (const char *uri, unsigned connections)
     ferry_error (FERRY_E_INPUT, "%s: %s", name, nbd_get_error ());
     goto fail;
   }
+  /* The server's largest request, when it says. */
+  max_block = nbd_get_block_size (p->c[0].h, LIBNBD_SIZE_MAXIMUM);
+  if (max_block > 0 && (uint64_t) max_block < p->request_size)
+    p->request_size = (size_t) max_block;
   /* More connections only where the server promises they are coherent. */
   if (nbd_can_multi_conn (p->c[0].h) == 1) {
     for (unsigned i = 1; i < connections; i++) {
@@ -262,6 +353,13 @@ ferry_nbd_open (const char *uri, unsigned connections)
         goto fail;
     }
   }
+  else if (connections > 1)
+    ferry_info (p->log, "%s: the server does not allow multi-conn; using "
+                "one connection", name);
+  ferry_debug (p->log, "%s: %lld bytes, %d connection%s, block status %s, "
+               "requests up to %zu bytes", name, (long long) p->size, p->n,
+               p->n == 1 ? "" : "s", p->meta ? "on" : "off",
+               p->request_size);
   t = ferry_transport_new (&nbd_ops, name, p);
   if (!t)
     goto fail;

@@ -82,15 +82,57 @@ ferry_transport_size (struct ferry_transport *t)
 
 void ferry_transport_close (struct ferry_transport *t);
 
+/* How to reach a remote source.  Local files ignore all of it.  Secrets
+ * (password, cookie) are never taken from argv: the CLI reads them from a
+ * file or the environment.  Transports copy what they keep, so the struct
+ * and its strings only need to live for the open call. */
+struct ferry_source_opts {
+  unsigned connections;    /* HTTP pool size, NBD multi-conn (0: 4) */
+  int retries;             /* per request, with backoff (< 0: 5) */
+  const char *cacert;      /* HTTPS: CA bundle, NULL for the system's */
+  bool insecure;           /* HTTPS: skip certificate verification */
+  const char *thumbprint;  /* HTTPS: SHA-1/SHA-256 pin, hex, colons allowed */
+  const char *user;        /* HTTP basic auth user, or NULL */
+  const char *password;    /* HTTP basic auth password */
+  const char *cookie;      /* HTTP Cookie header value ("name=value") */
+  uint64_t nbd_request_size; /* largest NBD read (0: 32 MiB) */
+  const struct ferry_log *log; /* -v / -v -v messages; NULL: quiet */
+};
+
+#define FERRY_SOURCE_DEFAULT_CONNECTIONS 4
+#define FERRY_SOURCE_DEFAULT_RETRIES 5
+#define FERRY_NBD_DEFAULT_REQUEST_SIZE (32u << 20)
+
+/* Defaults: 4 connections, 5 retries, everything else off. */
+void ferry_source_opts_init (struct ferry_source_opts *o);
+
 /* Open a local file (or "-" for standard input, which is sequential). */
 struct ferry_transport *ferry_file_open (const char *path);
 
 /* Open an NBD URI (nbd://, nbds://, nbd+unix://); connections is the
  * pool size used when the server allows multi-conn (0: default 4). */
 struct ferry_transport *ferry_nbd_open (const char *uri, unsigned connections);
+struct ferry_transport *ferry_nbd_open_opts (const char *uri,
+                                             const struct ferry_source_opts *o);
 
-/* Open SOURCE by its shape: an NBD URI, a local path, or "-". */
+/* Open SOURCE by its shape: an NBD URI, an http(s) URL, a local path, or
+ * "-".  o may be NULL (defaults).  An HTTP server that ignores Range
+ * requests gives a sequential transport (t->sequential, see
+ * ferry_transport_no_ranges). */
+struct ferry_transport *ferry_transport_open_opts (const char *source,
+                                                  const struct ferry_source_opts *o);
 struct ferry_transport *ferry_transport_open (const char *source);
+
+/* True for a transport that is sequential only because its server does
+ * not support Range requests (so a format that needs random access can
+ * say why it cannot be read). */
+bool ferry_transport_no_ranges (const struct ferry_transport *t);
+
+/* SOURCE as it may appear in messages: user info (user:password@) and
+ * query parameters other than dcPath/dsName (ESXi datastores) and socket
+ * (nbd+unix) removed from URLs; a local path unchanged.  Never NULL (an allocation failure gives a fixed
+ * placeholder); free with free(). */
+char *ferry_source_display (const char *source);
 
 /* Helper for implementations: allocate a transport struct. */
 struct ferry_transport *ferry_transport_new (const struct ferry_transport_ops *ops,

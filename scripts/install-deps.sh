@@ -8,6 +8,7 @@ pkgs=(
   zlib1g-dev libdeflate-dev libzstd-dev libssl-dev libcurl4-openssl-dev
   libnbd-dev libarchive-dev libxml2-dev libjson-c-dev libcmocka-dev
   qemu-utils nbdkit libnbd-bin nginx-light python3 curl ca-certificates
+  openssl libyaml-dev python3-yaml libvirt-clients libvirt-daemon time
 )
 
 missing=()

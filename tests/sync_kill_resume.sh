@@ -25,13 +25,19 @@ nbdkit_stop () {
   sleep 0.2
 }
 
-# run_and_kill SECONDS ARGS...: start a sync, SIGKILL it after SECONDS.
+# run_and_kill STATE MIN ARGS...: start a sync, and SIGKILL it as soon as
+# STATE records more than MIN bytes done (so the kill lands after a
+# checkpoint and before the end, however fast the machine is).
 run_and_kill () {
-  local secs=$1 pid
-  shift
+  local st=$1 min=$2 pid
+  shift 2
   "$FERRY" sync -q --threads=1 --checkpoint-interval=0.1 "$@" 2> "$T/killed.err" &
   pid=$!
-  sleep "$secs"
+  for _ in $(seq 600); do
+    kill -0 $pid 2>/dev/null || fail "the sync finished before it could be killed"
+    [[ -s $st ]] && (( $(done_bytes "$st") > min )) && break
+    sleep 0.05
+  done
   kill -9 $pid 2>/dev/null || fail "the sync finished before it could be killed"
   wait $pid 2>/dev/null || :
   check_no_sanitizer "$T/killed.err"
@@ -47,13 +53,13 @@ for fmt in raw qcow2; do
   nbdkit_start 10ms
 
   # The first copy, killed twice at different points.
-  run_and_kill 1.5 -O $fmt "$slow" $dst --state $st --change-id c0
+  run_and_kill $st 0 -O $fmt "$slow" $dst --state $st --change-id c0
   [[ ! -e $dst ]] || fail "$fmt: an interrupted first copy is visible as $dst"
   [[ -e $dst.sync ]] || fail "$fmt: no staging file $dst.sync"
   d1=$(done_bytes $st)
   note "$fmt: first kill: $d1 bytes checkpointed"
   (( d1 > 0 )) || fail "$fmt: nothing checkpointed before the first kill"
-  run_and_kill 0.8 -O $fmt "$slow" $dst --state $st --change-id c0
+  run_and_kill $st $d1 -O $fmt "$slow" $dst --state $st --change-id c0
   d2=$(done_bytes $st)
   note "$fmt: second kill: $d2 bytes checkpointed"
   (( d2 > d1 )) || fail "$fmt: the second run did not resume ($d1 -> $d2)"
@@ -79,7 +85,7 @@ for fmt in raw qcow2; do
   done
   changes_json ch1.json c1 c0 $size "${areas[@]}"
   nbdkit_start 10ms
-  run_and_kill 0.6 "$slow" $dst --state $st --changes ch1.json
+  run_and_kill $st 0 "$slow" $dst --state $st --changes ch1.json
   d3=$(done_bytes $st)
   note "$fmt: delta kill: $d3 bytes checkpointed"
   (( d3 > 0 && d3 < 96 * MiB )) || fail "$fmt: delta checkpoint $d3 is not partial"

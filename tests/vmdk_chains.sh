@@ -23,7 +23,9 @@ check_convert fs1.vmdk
 # parentCID mismatch: change the CID the snapshot expects.
 cp s1.vmdk s1-orig.vmdk
 cid=$(grep -a -o 'parentCID=[0-9a-f]*' s2.vmdk | cut -d= -f2)
-bad=$(printf '%08x' $(( (0x$cid + 1) & 0xffffffff )))
+# Same length, last hex digit changed: the descriptor's layout is unchanged.
+last=${cid: -1}
+bad=${cid%?}$(printf '%x' $(( (0x$last + 1) % 16 )))
 vt replace s2.vmdk "parentCID=$cid" "parentCID=$bad"
 expect_input_error s2.vmdk out.raw "parentCID $bad does not match" \
   "$FERRY" convert -q s2.vmdk out.raw
