@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "converters/copy.h"
 #include "converters/emit.h"
 #include "converters/format.h"
@@ -116,43 +117,6 @@ cli_convert_is_vm (int argc, char **argv)
       return true;
   }
   return false;
-}
-
-static char *
-slurp (const char *path, size_t *len)
-{
-  FILE *f = fopen (path, "rb");
-  char *buf = NULL;
-  long n;
-
-  if (!f) {
-    ferry_error_errno (FERRY_E_INPUT, errno, "%s", path);
-    return NULL;
-  }
-  if (fseek (f, 0, SEEK_END) < 0 || (n = ftell (f)) < 0 || fseek (f, 0, SEEK_SET) < 0) {
-    ferry_error_errno (FERRY_E_INPUT, errno, "%s", path);
-    goto out;
-  }
-  if (n > 16 * 1024 * 1024) {
-    ferry_error (FERRY_E_INPUT, "%s: %ld bytes is too large for a VM "
-                 "description", path, n);
-    goto out;
-  }
-  if (!(buf = malloc ((size_t) n + 1))) {
-    ferry_error (FERRY_E_SYSTEM, "out of memory");
-    goto out;
-  }
-  if (fread (buf, 1, (size_t) n, f) != (size_t) n) {
-    ferry_error_errno (FERRY_E_INPUT, errno, "%s: read", path);
-    free (buf);
-    buf = NULL;
-    goto out;
-  }
-  buf[n] = '\0';
-  *len = (size_t) n;
-out:
-  fclose (f);
-  return buf;
 }
 
 /* A file name from the VM name: no '/', no leading '.', no spaces. */
@@ -315,7 +279,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
                  "extract the archive and convert its .ovf", src);
     goto fail;
   }
-  if (!(text = slurp (src, &len)))
+  if (!(text = ferry_read_file (src, 16 * 1024 * 1024, &len)))
     goto fail;
   {
     char *copy = strdup (src);

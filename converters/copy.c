@@ -536,7 +536,7 @@ ferry_copy (struct ferry_disk *d, struct ferry_target *t,
 
   if (d->sequential) {
     r = copy_stream (&c);
-    goto out;
+    goto final;
   }
   if (n == 0) {
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
@@ -564,6 +564,7 @@ ferry_copy (struct ferry_disk *d, struct ferry_target *t,
     r = -1;
   }
 
+final:
   if (r == 0 && c.csum && !c.csum_invalid) {
     char hex[2 * FERRY_CSUM_LEN + 1];
     if (ferry_root_final (c.root, d->size, hex) < 0)

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "converters/sync_state.h"
 #include "importer/cbt.h"
 
@@ -73,39 +74,20 @@ ferry_sync_state_load (const char *path, struct ferry_sync_state *s)
 {
   json_object *root = NULL, *v, *ip;
   json_tokener *tok = NULL;
-  FILE *f;
   char *text = NULL;
   long len;
   uint64_t version = 0;
   int r = -1;
 
   memset (s, 0, sizeof *s);
-  if (!(f = fopen (path, "rb"))) {
-    if (errno == ENOENT)
+  {
+    size_t n;
+    if (access (path, F_OK) < 0 && errno == ENOENT)
       return 0;
-    return ferry_error_errno (FERRY_E_INPUT, errno, "%s", path);
+    if (!(text = ferry_read_file (path, 64 * 1024 * 1024, &n)))
+      return -1;
+    len = (long) n;
   }
-  if (fseek (f, 0, SEEK_END) < 0 || (len = ftell (f)) < 0
-      || fseek (f, 0, SEEK_SET) < 0) {
-    fclose (f);
-    return ferry_error_errno (FERRY_E_INPUT, errno, "%s", path);
-  }
-  if (len > 64 * 1024 * 1024) {
-    fclose (f);
-    return ferry_error (FERRY_E_INPUT, "%s: too large for a state file", path);
-  }
-  if (!(text = malloc ((size_t) len + 1))) {
-    fclose (f);
-    return ferry_error (FERRY_E_SYSTEM, "out of memory");
-  }
-  if (fread (text, 1, (size_t) len, f) != (size_t) len) {
-    fclose (f);
-    free (text);
-    return ferry_error_errno (FERRY_E_INPUT, errno, "%s: read", path);
-  }
-  fclose (f);
-  text[len] = '\0';
-
   if (!(tok = json_tokener_new ())) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     goto out;
@@ -195,31 +177,6 @@ out:
   return r;
 }
 
-static int
-fsync_dir (const char *path)
-{
-  char *dir = strdup (path), *slash;
-  int fd, r = 0;
-
-  if (!dir)
-    return ferry_error (FERRY_E_SYSTEM, "out of memory");
-  slash = strrchr (dir, '/');
-  if (slash == dir)
-    slash[1] = 0;
-  else if (slash)
-    *slash = 0;
-  else
-    strcpy (dir, ".");
-  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (fsync (fd) < 0 && errno != EINVAL)
-      r = ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync", dir);
-    close (fd);
-  }
-  free (dir);
-  return r;
-}
-
 static json_object *
 str_or_null (const char *s)
 {
@@ -295,7 +252,7 @@ ferry_sync_state_save (const char *path, const struct ferry_sync_state *s)
     ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s", tmp, path);
     goto out;
   }
-  r = fsync_dir (path);
+  r = ferry_fsync_parent (path);
 out:
   if (fd >= 0)
     close (fd);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "converters/qcow2.h"
 #include "converters/target.h"
 
@@ -48,31 +49,6 @@ q_zero (struct ferry_target *t, uint64_t offset, uint64_t length)
 }
 
 static int
-fsync_parent (const char *path)
-{
-  char *dir = strdup (path), *slash;
-  int fd, r = 0;
-
-  if (!dir)
-    return ferry_error (FERRY_E_SYSTEM, "out of memory");
-  slash = strrchr (dir, '/');
-  if (slash == dir)
-    slash[1] = 0;
-  else if (slash)
-    *slash = 0;
-  else
-    strcpy (dir, ".");
-  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (fsync (fd) < 0 && errno != EINVAL)
-      r = ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync", dir);
-    close (fd);
-  }
-  free (dir);
-  return r;
-}
-
-static int
 q_finish (struct ferry_target *t)
 {
   struct qcow2_priv *p = t->priv;
@@ -88,7 +64,7 @@ q_finish (struct ferry_target *t)
   if (rename (p->part, t->path) < 0)
     return ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s",
                               p->part, t->path);
-  if (fsync_parent (t->path) < 0)
+  if (ferry_fsync_parent (t->path) < 0)
     return -1;
   p->finished = true;
   return 0;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "converters/target.h"
 
 struct raw_priv {
@@ -89,32 +90,6 @@ raw_zero (struct ferry_target *t, uint64_t offset, uint64_t length)
 }
 
 static int
-fsync_dir_of (const char *path)
-{
-  char *dir = strdup (path);
-  char *slash;
-  int fd, r = 0;
-
-  if (!dir)
-    return ferry_error (FERRY_E_SYSTEM, "out of memory");
-  slash = strrchr (dir, '/');
-  if (slash == dir)
-    slash[1] = 0;
-  else if (slash)
-    *slash = 0;
-  else
-    strcpy (dir, ".");
-  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (fsync (fd) < 0 && errno != EINVAL)
-      r = ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync", dir);
-    close (fd);
-  }
-  free (dir);
-  return r;
-}
-
-static int
 raw_finish (struct ferry_target *t)
 {
   struct raw_priv *p = t->priv;
@@ -131,7 +106,7 @@ raw_finish (struct ferry_target *t)
     if (rename (p->part, t->path) < 0)
       return ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s",
                                 p->part, t->path);
-    if (fsync_dir_of (t->path) < 0)
+    if (ferry_fsync_parent (t->path) < 0)
       return -1;
   }
   p->finished = true;

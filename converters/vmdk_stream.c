@@ -19,10 +19,17 @@
 #define MARKER_FOOTER 3
 
 /* Read exactly count bytes at offset; a stream that ends first is reported
- * as a truncated file at that offset. */
+ * as a truncated file at that offset.  With eof_ok, a stream that ends
+ * exactly at offset returns 1 instead. */
 static int
-read_at (struct ferry_transport *t, void *buf, size_t count, uint64_t offset)
+read_at_eof (struct ferry_transport *t, void *buf, size_t count,
+             uint64_t offset, bool eof_ok)
 {
+  if (!t->ops->pread_partial && eof_ok) {
+    int64_t size = ferry_transport_size (t);
+    if (size >= 0 && (uint64_t) size == offset)
+      return 1;
+  }
   if (t->ops->pread_partial) {
     size_t done = 0;
     while (done < count) {
@@ -30,6 +37,8 @@ read_at (struct ferry_transport *t, void *buf, size_t count, uint64_t offset)
                                          count - done, offset + done);
       if (n < 0)
         return -1;
+      if (n == 0 && done == 0 && eof_ok)
+        return 1;
       if (n == 0)
         return ferry_error (FERRY_E_INPUT, "%s: the stream ends at offset %"
                             PRIu64 " without an end-of-stream marker (the "
@@ -41,18 +50,26 @@ read_at (struct ferry_transport *t, void *buf, size_t count, uint64_t offset)
   return ferry_transport_pread (t, buf, count, offset);
 }
 
+static int
+read_at (struct ferry_transport *t, void *buf, size_t count, uint64_t offset)
+{
+  return read_at_eof (t, buf, count, offset, false);
+}
+
 int
 vmdk_stream_sequential (struct ferry_transport *t, uint64_t capacity,
                         ferry_stream_cb cb, void *opaque)
 {
   uint8_t hdr[512];
   uint64_t grain_bytes, pos, max_data;
+  bool gd_at_end;
   uint8_t *in = NULL, *out = NULL;
   int r = -1;
 
   if (ferry_transport_pread (t, hdr, sizeof hdr, 0) < 0)
     return -1;
   grain_bytes = vmdk_le64 (hdr + 20) * VMDK_SECTOR;
+  gd_at_end = vmdk_le64 (hdr + 56) == UINT64_MAX;
   pos = vmdk_le64 (hdr + 64) * VMDK_SECTOR;
   if (!(vmdk_le32 (hdr + 8) & (1u << 17)))
     return ferry_error (FERRY_E_INPUT, "%s: only streamOptimized VMDKs (with "
@@ -69,8 +86,16 @@ vmdk_stream_sequential (struct ferry_transport *t, uint64_t capacity,
     uint64_t val;
     uint32_t size, type;
 
-    if (read_at (t, in, 512, pos) < 0)
+    /* qemu writes the grain directory at the front and ends the stream
+     * after the last grain, with no end-of-stream marker; VMware's layout
+     * (directory in the footer) must end with its footer. */
+    int e = read_at_eof (t, in, 512, pos, !gd_at_end);
+    if (e < 0)
       goto out;
+    if (e == 1) {
+      r = 0;
+      goto out;
+    }
     val = vmdk_le64 (in);
     size = vmdk_le32 (in + 8);
     type = vmdk_le32 (in + 12);

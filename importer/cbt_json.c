@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "importer/cbt.h"
 
 #define MAX_JSON (256 * 1024 * 1024)
@@ -54,47 +55,6 @@ get_str (json_object *o, const char *key, const char *path, char **out)
   return 0;
 }
 
-static char *
-slurp (const char *path, size_t *len)
-{
-  FILE *f = fopen (path, "rb");
-  char *buf = NULL;
-  size_t cap = 0, n = 0;
-
-  if (!f) {
-    ferry_error_errno (FERRY_E_INPUT, errno, "%s", path);
-    return NULL;
-  }
-  for (;;) {
-    if (n + 65536 + 1 > cap) {
-      char *p;
-      cap = cap ? cap * 2 : 131072;
-      if (cap > MAX_JSON + 65536 + 1 || !(p = realloc (buf, cap))) {
-        ferry_error (FERRY_E_INPUT, "%s: too large for a change list", path);
-        goto err;
-      }
-      buf = p;
-    }
-    size_t r = fread (buf + n, 1, 65536, f);
-    n += r;
-    if (r < 65536) {
-      if (ferror (f)) {
-        ferry_error_errno (FERRY_E_INPUT, errno, "%s: read", path);
-        goto err;
-      }
-      break;
-    }
-  }
-  fclose (f);
-  buf[n] = '\0';
-  *len = n;
-  return buf;
-err:
-  fclose (f);
-  free (buf);
-  return NULL;
-}
-
 int
 ferry_changes_from_json (const char *path, uint64_t disk_size,
                          struct ferry_changes *out)
@@ -107,7 +67,7 @@ ferry_changes_from_json (const char *path, uint64_t disk_size,
   int r = -1;
 
   memset (out, 0, sizeof *out);
-  if (!(text = slurp (path, &len)))
+  if (!(text = ferry_read_file (path, MAX_JSON, &len)))
     return -1;
   if (!(tok = json_tokener_new ())) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");

@@ -44,6 +44,21 @@ compare_raw piped.raw want.raw
 run_ferry convert -q --sequential streamOptimized.vmdk seq.raw
 compare_raw seq.raw want.raw
 
+# The checksum of a stream equals that of the file it holds (the stream
+# path folds the same tree of digests).
+sum_pipe=$("$FERRY" checksum - < streamOptimized.vmdk | cut -d' ' -f1)
+sum_file=$("$FERRY" checksum base.raw | cut -d' ' -f1)
+[[ $sum_pipe == "$sum_file" ]] || fail "checksum of the stream $sum_pipe != $sum_file"
+
+# qemu ends its streams after the last grain, without an end-of-stream
+# marker (its grain directory is at the front): a disk whose last grain
+# holds data must still stream.
+head -c 1048576 /dev/urandom > tail.raw
+qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized tail.raw tail.vmdk
+"$FERRY" convert -q - tail-out.raw < tail.vmdk 2> "$T/stderr" \
+  || { cat "$T/stderr"; fail "a qemu stream without an end marker did not convert"; }
+compare_raw tail-out.raw tail.raw
+
 # A monolithicSparse cannot be streamed: a clear error, nothing left.
 expect_fail 1 "streamOptimized" "$FERRY" convert -q - nope.raw < monolithicSparse.vmdk
 no_dest nope.raw
