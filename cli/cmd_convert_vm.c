@@ -24,6 +24,7 @@
 #include "converters/emit.h"
 #include "converters/format.h"
 #include "converters/target.h"
+#include "importer/archive.h"
 #include "importer/vm.h"
 
 enum {
@@ -39,6 +40,7 @@ enum {
   OPT_VOLUME_MODE,
   OPT_NAMESPACE,
   OPT_COMPRESS,
+  OPT_NO_VERIFY,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +54,7 @@ static const struct option long_opts[] = {
   { "machine", required_argument, NULL, OPT_MACHINE },
   { "compress", optional_argument, NULL, OPT_COMPRESS },
   { "force", no_argument, NULL, OPT_FORCE },
+  { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "threads", required_argument, NULL, OPT_THREADS },
   { "progress", optional_argument, NULL, OPT_PROGRESS },
@@ -68,7 +71,7 @@ usage (FILE *f)
   fprintf (f,
     "Usage: ferry convert [OPTIONS] VM-SOURCE -o DIR\n"
     "\n"
-    "Convert a whole VM: VM-SOURCE is a .vmx or .ovf file.  Every disk is\n"
+    "Convert a whole VM: VM-SOURCE is a .vmx, .ovf or .ova file.  Every disk is\n"
     "converted to DIR/NAME-sdX.EXT (in boot order), and DIR/NAME.xml\n"
     "(libvirt), DIR/NAME.kubevirt.yaml and DIR/NAME.report.json are written.\n"
     "Pre-flight checks run first: warnings go to the report, critical\n"
@@ -92,6 +95,7 @@ usage (FILE *f)
     "      --namespace=NS         KubeVirt metadata.namespace\n"
     "      --machine=auto|q35|pc  libvirt machine type (default auto)\n"
     "      --force                convert despite critical findings\n"
+    "      --no-verify            .ova: do not check the .mf manifest digests\n"
     "      --overwrite            replace existing disk files in DIR\n"
     "      --threads=N            copy threads (default: number of CPUs)\n"
     "      --progress[=MODE]      bar, plain, json or none\n"
@@ -147,6 +151,197 @@ add_map (const char ***v, size_t *n, const char *s)
   return 0;
 }
 
+/* What every disk conversion shares. */
+struct vm_conv {
+  struct cli_common *g;
+  struct ferry_target_opts *to;
+  struct ferry_copy_opts *co;
+  enum progress_mode pmode;
+  char **written; /* disk outputs made so far (removed if an OVA fails) */
+  size_t n_written;
+};
+
+/* Copy the open disk d (closed here) to path and record it in dk.  With
+ * an OVA walk, the member is read to its end and checked against the
+ * manifest before the target is committed. */
+static int
+copy_disk (struct vm_conv *c, struct ferry_vm_disk *dk, struct ferry_disk *d,
+           const char *path, struct ferry_ova *ova)
+{
+  struct ferry_target *t;
+  struct ferry_progress result = { 0 };
+  struct progress prog;
+  char checksum[FERRY_CHECKSUM_MAX];
+  double t0 = progress_now ();
+
+  ferry_info (&c->g->log, "%s -> %s (%s, %" PRIu64 " bytes)",
+              dk->path ? dk->path : dk->file, path,
+              d->subformat ? d->subformat : d->ops->name, d->size);
+  if (!(t = ferry_target_open (path, d->size, c->to))) {
+    ferry_disk_close (d);
+    return -1;
+  }
+  progress_init (&prog, c->pmode);
+  c->co->progress = c->pmode != PROGRESS_NONE ? progress_update : NULL;
+  c->co->progress_opaque = &prog;
+  if (ferry_copy (d, t, c->co, &result, checksum) < 0
+      || (ova && ferry_ova_member_end (ova) < 0) || t->ops->finish (t) < 0) {
+    progress_finish (&prog, &result, false);
+    t->ops->abort (t);
+    ferry_target_close (t);
+    ferry_disk_close (d);
+    return -1;
+  }
+  progress_finish (&prog, &result, true);
+  {
+    char **w = realloc (c->written, (c->n_written + 1) * sizeof *w);
+    if (w) {
+      c->written = w;
+      if ((w[c->n_written] = strdup (path)))
+        c->n_written++;
+    }
+  }
+  dk->capacity = d->size;
+  dk->bytes_copied = result.data;
+  dk->seconds = progress_now () - t0;
+  free (dk->target_path);
+  free (dk->target_format);
+  free (dk->checksum);
+  dk->target_path = strdup (path);
+  dk->target_format = strdup (c->to->format);
+  dk->checksum = checksum[0] ? strdup (checksum) : NULL;
+  ferry_target_close (t);
+  ferry_disk_close (d);
+  if (!dk->target_path || !dk->target_format)
+    return ferry_error (FERRY_E_SYSTEM, "out of memory");
+  return 0;
+}
+
+static bool
+is_ova_name (const char *s)
+{
+  size_t n = strlen (s);
+  return n > 4 && strcasecmp (s + n - 4, ".ova") == 0;
+}
+
+static bool
+is_ovf_member (const char *s)
+{
+  size_t n = strlen (s);
+  return n > 4 && strcasecmp (s + n - 4, ".ovf") == 0;
+}
+
+static const char *
+no_dot_slash (const char *n)
+{
+  while (n[0] == '.' && n[1] == '/')
+    n += 2;
+  return n;
+}
+
+/* Walk the OVA up to its .ovf and parse it.  *two_pass is set when a disk
+ * the OVF names was passed before the OVF. */
+static int
+ova_read_ovf (struct ferry_ova *ova, const char *src, struct ferry_vm *vm,
+              char **text, size_t *len, bool *two_pass)
+{
+  struct ferry_ova_member m;
+  int r;
+
+  while ((r = ferry_ova_next (ova, &m)) > 0 && !is_ovf_member (m.name))
+    ;
+  if (r < 0)
+    return -1;
+  if (r == 0)
+    return ferry_error (FERRY_E_INPUT, "%s: no .ovf descriptor in the "
+                        "archive", src);
+  if (!(*text = ferry_ova_member_read_all (ova, 16 * 1024 * 1024, len)))
+    return -1;
+  if (ferry_ovf_parse (*text, *len, m.name, NULL, vm) < 0)
+    return ferry_error_prefix ("%s", src);
+  *two_pass = false;
+  for (size_t i = 0; i < vm->n_disks; i++)
+    if (vm->disks[i].file
+        && ferry_ova_seen (ova, no_dot_slash (vm->disks[i].file)))
+      *two_pass = true;
+  return 0;
+}
+
+/* Convert the disks the OVF names as their members stream past.  paths[i]
+ * is the output of vm->disks[i] (NULL: not converted). */
+static int
+ova_convert_disks (struct vm_conv *c, struct ferry_ova **ovap,
+                   const char *src, struct cli_source *so, bool verify,
+                   struct ferry_vm *vm, char **paths, bool two_pass,
+                   const struct ferry_open_opts *oo)
+{
+  struct ferry_ova_member m;
+  bool *done = calloc (vm->n_disks + 1, sizeof *done);
+  int r;
+
+  if (!done)
+    return ferry_error (FERRY_E_SYSTEM, "out of memory");
+  if (two_pass) {
+    struct ferry_transport *tr;
+    if (!ferry_ova_rewindable (*ovap)) {
+      free (done);
+      return ferry_error (FERRY_E_INPUT, "%s: the .ovf comes after the disks "
+                          "in this archive, and a stream cannot be read "
+                          "twice: convert a local copy", src);
+    }
+    ferry_ova_close (*ovap);
+    *ovap = NULL;
+    if (!(tr = ferry_transport_open_opts (src, &so->o))
+        || !(*ovap = ferry_ova_open (tr, verify, &c->g->log))) {
+      free (done);
+      return -1;
+    }
+  }
+  while ((r = ferry_ova_next (*ovap, &m)) > 0) {
+    for (size_t i = 0; i < vm->n_disks; i++) {
+      struct ferry_vm_disk *dk = &vm->disks[i];
+      struct ferry_transport *tr;
+      struct ferry_disk *d;
+
+      if (!paths[i] || done[i] || !dk->file
+          || strcmp (no_dot_slash (dk->file), m.name) != 0)
+        continue;
+      done[i] = true;
+      free (dk->path);
+      if (asprintf (&dk->path, "%s/%s", src, m.name) < 0)
+        dk->path = NULL;
+      if (!(tr = ferry_ova_member_open (*ovap))
+          || !(d = ferry_disk_open (tr, oo))
+          || copy_disk (c, dk, d, paths[i], *ovap) < 0) {
+        free (done);
+        return -1;
+      }
+      break;
+    }
+  }
+  if (r < 0) {
+    free (done);
+    return -1;
+  }
+  for (size_t i = 0; i < vm->n_disks; i++)
+    if (paths[i] && !done[i]) {
+      free (done);
+      return ferry_error (FERRY_E_INPUT, "%s: disk file %s named by the OVF "
+                          "is not in the archive", src, vm->disks[i].file);
+    }
+  free (done);
+  if (!verify)
+    ferry_info (&c->g->log, "%s: manifest not checked (--no-verify)", src);
+  else if (!ferry_ova_has_manifest (*ovap))
+    ferry_warn (&c->g->log, "%s: the archive has no .mf manifest; its "
+                "members were not verified", src);
+  if (c->g->log.level > FERRY_LOG_ERROR)
+    printf ("%s: read in %s\n", src,
+            two_pass ? "two passes (the .ovf comes after the disks)"
+                     : "one pass");
+  return 0;
+}
+
 int
 cmd_convert_vm (int argc, char **argv, struct cli_common *g)
 {
@@ -161,9 +356,13 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   const char *outdir = NULL, *progress_arg = NULL;
   const char **netmap = NULL, **stmap = NULL;
   size_t n_netmap = 0, n_stmap = 0;
-  bool force = false, want_progress = false;
+  bool force = false, want_progress = false, verify = true, two_pass = false;
+  bool is_ova = false;
+  struct ferry_ova *ova = NULL;
+  struct vm_conv cv = { .g = g, .to = &to, .co = &co };
+  char **paths = NULL;
   enum progress_mode pmode = PROGRESS_NONE;
-  char *text = NULL, *stem = NULL, *dir = NULL, *absdir = NULL, *path = NULL;
+  char *text = NULL, *stem = NULL, *dir = NULL, *absdir = NULL;
   size_t len = 0, *order = NULL, n_order;
   uint64_t v;
   int c, code = 0;
@@ -226,6 +425,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
       }
       break;
     case OPT_FORCE: force = true; break;
+    case OPT_NO_VERIFY: verify = false; break;
     case OPT_OVERWRITE: to.overwrite = true; break;
     case OPT_THREADS:
       if (cli_parse_size (optarg, &v) < 0 || v == 0 || v > 64) {
@@ -274,14 +474,15 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
 
   const char *src = argv[optind];
   size_t sl = strlen (src);
-  if (sl > 4 && strcasecmp (src + sl - 4, ".ova") == 0) {
-    ferry_error (FERRY_E_USAGE, "%s: OVA archives are not supported yet: "
-                 "extract the archive and convert its .ovf", src);
-    goto fail;
+  if ((is_ova = is_ova_name (src))) {
+    struct ferry_transport *tr = ferry_transport_open_opts (src, &so.o);
+    if (!tr || !(ova = ferry_ova_open (tr, verify, &g->log))
+        || ova_read_ovf (ova, src, &vm, &text, &len, &two_pass) < 0)
+      goto fail;
   }
-  if (!(text = ferry_read_file (src, 16 * 1024 * 1024, &len)))
+  else if (!(text = ferry_read_file (src, 16 * 1024 * 1024, &len)))
     goto fail;
-  {
+  else {
     char *copy = strdup (src);
     if (!copy) {
       ferry_error (FERRY_E_SYSTEM, "out of memory");
@@ -295,7 +496,9 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
       p++;
     bool xml = *p == '<' || (sl > 4 && strcasecmp (src + sl - 4, ".ovf") == 0);
-    if ((xml ? ferry_ovf_parse (text, len, src, dir, &vm)
+    if (ova)
+      ;
+    else if ((xml ? ferry_ovf_parse (text, len, src, dir, &vm)
              : ferry_vmx_parse (text, len, src, dir, &vm)) < 0)
       goto fail;
   }
@@ -336,67 +539,46 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
 
   /* The disks, in boot order: sda is the boot disk. */
   n_order = ferry_emit_disk_order (&vm, order);
+  if (!(paths = calloc (vm.n_disks + 1, sizeof *paths))) {
+    ferry_error (FERRY_E_SYSTEM, "out of memory");
+    goto fail;
+  }
   for (size_t k = 0, letter = 0; k < n_order; k++) {
     struct ferry_vm_disk *dk = &vm.disks[order[k]];
-    struct ferry_disk *d;
-    struct ferry_target *t;
-    struct ferry_progress result = { 0 };
-    struct progress prog;
-    char checksum[FERRY_CHECKSUM_MAX];
-    double t0 = progress_now ();
 
     if (dk->kind != FERRY_DISK_DISK || !dk->present)
       continue;
-    if (!dk->path) {
+    if (!(ova ? dk->file : dk->path)) {
       ferry_error (FERRY_E_INPUT, "%s: disk %s: no file to convert", src,
                    dk->file ? dk->file : "?");
       goto fail;
     }
-    free (path);
-    if (asprintf (&path, "%s/%s-sd%c.%s", absdir, stem,
+    if (asprintf (&paths[order[k]], "%s/%s-sd%c.%s", absdir, stem,
                   (char) ('a' + (letter < 26 ? letter : 25)),
                   strcmp (to.format, "qcow2") == 0 ? "qcow2" : "raw") < 0) {
-      path = NULL;
+      paths[order[k]] = NULL;
       ferry_error (FERRY_E_SYSTEM, "out of memory");
       goto fail;
     }
     letter++;
-    if (!(d = cli_open_disk (dk->path, &so, &oo, false, "convert")))
-      goto fail;
-    ferry_info (&g->log, "%s -> %s (%s, %" PRIu64 " bytes)", dk->path, path,
-                d->subformat ? d->subformat : d->ops->name, d->size);
-    if (!(t = ferry_target_open (path, d->size, &to))) {
-      ferry_disk_close (d);
-      goto fail;
-    }
-    progress_init (&prog, pmode);
-    co.progress = pmode != PROGRESS_NONE ? progress_update : NULL;
-    co.progress_opaque = &prog;
-    if (ferry_copy (d, t, &co, &result, checksum) < 0 || t->ops->finish (t) < 0) {
-      progress_finish (&prog, &result, false);
-      code = cli_fail ();
-      t->ops->abort (t);
-      ferry_target_close (t);
-      ferry_disk_close (d);
-      goto out_nofail;
-    }
-    progress_finish (&prog, &result, true);
-    dk->capacity = d->size;
-    dk->bytes_copied = result.data;
-    dk->seconds = progress_now () - t0;
-    free (dk->target_path);
-    free (dk->target_format);
-    free (dk->checksum);
-    dk->target_path = strdup (path);
-    dk->target_format = strdup (to.format);
-    dk->checksum = checksum[0] ? strdup (checksum) : NULL;
-    ferry_target_close (t);
-    ferry_disk_close (d);
-    if (!dk->target_path || !dk->target_format) {
-      ferry_error (FERRY_E_SYSTEM, "out of memory");
-      goto fail;
-    }
   }
+  cv.pmode = pmode;
+  if (ova) {
+    if (ova_convert_disks (&cv, &ova, src, &so, verify, &vm, paths, two_pass,
+                           &oo) < 0)
+      goto fail;
+  }
+  else
+    for (size_t k = 0; k < n_order; k++) {
+      struct ferry_vm_disk *dk = &vm.disks[order[k]];
+      struct ferry_disk *d;
+
+      if (!paths[order[k]])
+        continue;
+      if (!(d = cli_open_disk (dk->path, &so, &oo, false, "convert"))
+          || copy_disk (&cv, dk, d, paths[order[k]], NULL) < 0)
+        goto fail;
+    }
 
   {
     char *x = NULL, *y = NULL, *r = NULL;
@@ -421,7 +603,18 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
 
 fail:
   code = cli_fail ();
+  /* An OVA conversion that fails leaves none of its disks behind. */
+  for (size_t i = 0; is_ova && i < cv.n_written; i++)
+    if (unlink (cv.written[i]) == 0)
+      ferry_info (&g->log, "removed %s", cv.written[i]);
 out_nofail:
+  for (size_t i = 0; i < cv.n_written; i++)
+    free (cv.written[i]);
+  free (cv.written);
+  for (size_t i = 0; paths && i < vm.n_disks; i++)
+    free (paths[i]);
+  free (paths);
+  ferry_ova_close (ova);
   cli_source_free (&so);
   ferry_findings_free (&findings);
   ferry_vm_free (&vm);
@@ -431,7 +624,6 @@ out_nofail:
   free (stem);
   free (dir);
   free (absdir);
-  free (path);
   free (order);
   return code;
 }

@@ -1,0 +1,183 @@
+#!/bin/bash
+# ferry convert VM.ova -o DIR: the archive is read as a stream, the .ovf
+# parsed from its member, streamOptimized disks converted while the tar
+# streams, and the .mf manifest (SHA256/SHA1) checked.  Oracles: qemu-img
+# compare against the VMDKs put in the archive, sha256sum/sha1sum for the
+# manifest, python's tarfile for the bad archives.
+source "$(dirname "$0")/lib.sh"
+need qemu-img tar sha256sum sha1sum python3
+
+# An OVF in the shape of an ovftool export, with small disks.
+sed -e 's/ovf:capacity="40" ovf:capacityAllocationUnits="byte \* 2^30"/ovf:capacity="64" ovf:capacityAllocationUnits="byte * 2^20"/' \
+    -e 's/ovf:capacity="100" ovf:capacityAllocationUnits="byte \* 2^30"/ovf:capacity="32" ovf:capacityAllocationUnits="byte * 2^20"/' \
+    "$SRCDIR/fixtures/vm/vmware-export.ovf" > app01.ovf
+grep -q 'capacity="64"' app01.ovf || fail "fixture edit failed"
+
+i=0
+for n in 1 2; do
+  size=$((64 / n))M
+  qemu-img create -q -f raw d$n.raw $size
+  fill_random d$n.raw $((i * 1048576)) 1048576
+  fill_random d$n.raw $((16 * 1048576 + 65536 * n)) 196608
+  qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized d$n.raw app01-disk$n.vmdk
+  i=$((i + 3))
+done
+sed -i -e "s/ovf:size=\"1306355712\"/ovf:size=\"$(stat -c %s app01-disk1.vmdk)\"/" \
+       -e "s/ovf:size=\"68608\"/ovf:size=\"$(stat -c %s app01-disk2.vmdk)\"/" app01.ovf
+
+# VMware's manifest format: SHA256 for the disks, SHA1 for the descriptor.
+make_mf () {
+  echo "SHA1(app01.ovf)= $(sha1sum app01.ovf | cut -d' ' -f1)"
+  for f in app01-disk1.vmdk app01-disk2.vmdk; do
+    echo "SHA256($f)= $(sha256sum $f | cut -d' ' -f1)"
+  done
+}
+make_mf > app01.mf
+
+ova () { # OUT MEMBER...: a ustar archive, members in the order given
+  local out=$1
+  shift
+  tar --format=ustar -cf "$out" "$@"
+}
+
+# check_out DIR: both disks converted and equal to the VMDKs; XML and report.
+check_out () {
+  local f
+  for f in app01-sda.raw app01-sdb.raw app01.xml app01.kubevirt.yaml app01.report.json; do
+    [[ -s $1/$f ]] || fail "$1/$f missing: $(ls "$1")"
+  done
+  qemu-img compare -q -f vmdk -F raw app01-disk1.vmdk "$1/app01-sda.raw" || fail "sda differs"
+  qemu-img compare -q -f vmdk -F raw app01-disk2.vmdk "$1/app01-sdb.raw" || fail "sdb differs"
+}
+
+no_disks () {
+  local left
+  left=$(find "$1" -name '*.raw*' 2>/dev/null || :)
+  [[ -z $left ]] || fail "disk outputs left behind: $left"
+}
+
+# corrupt OVA MEMBER OFFSET: flip a byte of MEMBER's data inside OVA.  Byte
+# 400 of a VMDK is header padding the reader never interprets, so only the
+# manifest can notice.
+corrupt () {
+  python3 - "$@" <<'PY'
+import sys, tarfile
+path, member, off = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with tarfile.open(path) as t:
+    pos = t.getmember(member).offset_data + off
+with open(path, "r+b") as f:
+    f.seek(pos); b = f.read(1); f.seek(pos); f.write(bytes([b[0] ^ 0x5a]))
+PY
+}
+
+# 1. VMware's order (ovf, mf, disks): one pass, manifest checked.
+ova good.ova app01.ovf app01.mf app01-disk1.vmdk app01-disk2.vmdk
+run_ferry convert good.ova -o out1 > stdout
+check_out out1
+grep -q 'one pass' stdout || fail "one pass not reported: $(cat stdout)"
+grep -qi 'manifest' "$T/stderr" && fail "unexpected manifest message"
+note "ok: ovf, mf, disks in one pass"
+
+# 2. The manifest last: digests recorded while streaming are checked.
+ova mflast.ova app01.ovf app01-disk1.vmdk app01-disk2.vmdk app01.mf
+run_ferry convert mflast.ova -o out2 > stdout
+check_out out2
+grep -q 'one pass' stdout || fail "one pass not reported"
+note "ok: manifest after the disks"
+
+# 3. A corrupted byte in disk 2: exit 1 naming the member, no disk output
+#    (disk 1 was already converted and is removed).
+for order in first last; do
+  if [[ $order == first ]]; then cp good.ova bad.ova; else cp mflast.ova bad.ova; fi
+  corrupt bad.ova app01-disk2.vmdk 400
+  expect_fail 1 "app01-disk2.vmdk" "$FERRY" convert bad.ova -o out3$order
+  expect_msg 'SHA256 digest mismatch'
+  no_disks out3$order
+  note "ok: digest mismatch (manifest $order) fails and removes the disks"
+done
+
+# 4. --no-verify converts the same archive.
+run_ferry convert --no-verify bad.ova -o out4 > stdout
+[[ -s out4/app01-sda.raw && -s out4/app01-sdb.raw ]] || fail "--no-verify: disks missing"
+note "ok: --no-verify"
+
+# 5. No manifest: a warning, and success.
+ova nomf.ova app01.ovf app01-disk1.vmdk app01-disk2.vmdk
+run_ferry convert nomf.ova -o out5 > stdout
+check_out out5
+grep -q 'no .mf manifest' "$T/stderr" || fail "no warning about the missing manifest"
+note "ok: missing manifest is a warning"
+
+# 6. A manifest that lists a member the archive lacks.
+mkdir extra
+{ make_mf; echo "SHA256(app01-disk3.vmdk)= $(printf '%064d' 0)"; } > extra/app01.mf
+cp app01.ovf app01-disk1.vmdk app01-disk2.vmdk extra/
+(cd extra && tar --format=ustar -cf ../extra.ova app01.ovf app01.mf app01-disk1.vmdk app01-disk2.vmdk)
+expect_fail 1 "app01-disk3.vmdk" "$FERRY" convert extra.ova -o out6
+no_disks out6
+note "ok: manifest entry without a member"
+
+# 7. Traversal names and links are refused, naming the member.
+python3 - <<'PY'
+import io, tarfile
+def add(t, name, data=b"", **kw):
+    ti = tarfile.TarInfo(name)
+    for k, v in kw.items():
+        setattr(ti, k, v)
+    ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data) if data else None)
+ovf = open("app01.ovf", "rb").read()
+with tarfile.open("evil.ova", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "app01.ovf", ovf)
+    add(t, "../evil.vmdk", b"x" * 10)
+with tarfile.open("abs.ova", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "app01.ovf", ovf)
+    add(t, "/tmp/abs.vmdk", b"x" * 10)
+with tarfile.open("link.ova", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "app01.ovf", ovf)
+    add(t, "app01-disk1.vmdk", type=tarfile.SYMTYPE, linkname="/etc/passwd")
+with tarfile.open("fifo.ova", "w", format=tarfile.USTAR_FORMAT) as t:
+    add(t, "app01.ovf", ovf)
+    add(t, "app01-disk1.vmdk", type=tarfile.FIFOTYPE)
+PY
+expect_fail 1 "../evil.vmdk" "$FERRY" convert evil.ova -o out7
+expect_msg '"\.\."'
+expect_fail 1 "/tmp/abs.vmdk" "$FERRY" convert abs.ova -o out7
+expect_msg 'absolute'
+expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert link.ova -o out7
+expect_msg 'symbolic link'
+expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert fifo.ova -o out7
+expect_msg 'FIFO'
+no_disks out7
+note "ok: traversal, absolute, symlink and FIFO members refused"
+
+# 8. The .ovf last: a local file is read a second time.
+ova ovflast.ova app01-disk1.vmdk app01-disk2.vmdk app01.mf app01.ovf
+run_ferry convert ovflast.ova -o out8 > stdout
+check_out out8
+grep -q 'two passes' stdout || fail "two passes not reported: $(cat stdout)"
+note "ok: ovf last, two passes"
+
+# 9. A truncated archive fails cleanly.
+head -c $(( $(stat -c %s good.ova) - 300000 )) good.ova > trunc.ova
+expect_fail 1 "trunc.ova" "$FERRY" convert trunc.ova -o out9
+no_disks out9
+note "ok: truncated archive"
+
+# 10. Over HTTP from a server without Range support (python's http.server):
+#     the archive is a pure stream, converted in one pass; an archive with
+#     the .ovf last cannot be read twice and says so.
+port=$(free_port)
+python3 -m http.server --bind 127.0.0.1 "$port" > http.log 2>&1 &
+srv=$!
+cleanup_hooks+=("kill $srv 2> /dev/null")
+for _ in $(seq 50); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2> /dev/null && break
+  sleep 0.1
+done
+run_ferry convert "http://127.0.0.1:$port/good.ova" -o out10 > stdout
+check_out out10
+grep -q 'one pass' stdout || fail "http: one pass not reported"
+expect_fail 1 "cannot be read twice" "$FERRY" convert "http://127.0.0.1:$port/ovflast.ova" -o out10b
+no_disks out10b
+note "ok: streamed over HTTP without Range"
