@@ -26,6 +26,7 @@ int cmd_checksum (int argc, char **argv, struct cli_common *g);
 int cmd_inspect (int argc, char **argv, struct cli_common *g);
 int cmd_sync (int argc, char **argv, struct cli_common *g);
 int cmd_cutover (int argc, char **argv, struct cli_common *g);
+int cmd_guestfix (int argc, char **argv, struct cli_common *g);
 
 /* Print "ferry: MESSAGE" for the current error and return its exit code. */
 int cli_fail (void);

@@ -15,12 +15,13 @@ static const struct {
   int (*fn) (int, char **, struct cli_common *);
   const char *summary;
 } commands[] = {
-  { "convert", cmd_convert, "copy and convert a disk image (VMDK or raw) to raw" },
+  { "convert", cmd_convert, "convert a disk (VMDK, raw, qcow2) or a whole VM (.vmx, .ovf)" },
   { "info", cmd_info, "show the format, size and allocation of a disk image" },
   { "checksum", cmd_checksum, "print the content checksum of disk images" },
   { "inspect", cmd_inspect, "show what a .vmx or .ovf says about a VM" },
   { "sync", cmd_sync, "warm migration: copy a disk, then only what changed" },
   { "cutover", cmd_cutover, "the final sync, with --verify of the result" },
+  { "guestfix", cmd_guestfix, "make a converted disk's guest boot on KVM" },
 };
 
 static void

@@ -9,6 +9,7 @@ pkgs=(
   libnbd-dev libarchive-dev libxml2-dev libjson-c-dev libcmocka-dev
   qemu-utils nbdkit libnbd-bin nginx-light python3 curl ca-certificates
   openssl libyaml-dev python3-yaml libvirt-clients libvirt-daemon time
+  libguestfs-dev libguestfs-tools linux-image-amd64 busybox-static e2fsprogs fdisk
 )
 
 missing=()
