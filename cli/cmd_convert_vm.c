@@ -25,6 +25,7 @@
 #include "converters/format.h"
 #include "converters/target.h"
 #include "importer/archive.h"
+#include "guestfix/guestfix.h"
 #include "importer/vm.h"
 
 enum {
@@ -41,6 +42,7 @@ enum {
   OPT_NAMESPACE,
   OPT_COMPRESS,
   OPT_NO_VERIFY,
+  OPT_NO_GUESTFIX,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +57,7 @@ static const struct option long_opts[] = {
   { "compress", optional_argument, NULL, OPT_COMPRESS },
   { "force", no_argument, NULL, OPT_FORCE },
   { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+  { "no-guestfix", no_argument, NULL, OPT_NO_GUESTFIX },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "threads", required_argument, NULL, OPT_THREADS },
   { "progress", optional_argument, NULL, OPT_PROGRESS },
@@ -96,6 +99,9 @@ usage (FILE *f)
     "      --machine=auto|q35|pc  libvirt machine type (default auto)\n"
     "      --force                convert despite critical findings\n"
     "      --no-verify            .ova: do not check the .mf manifest digests\n"
+    "      --no-guestfix          do not convert the guest (see 'ferry guestfix';\n"
+    "                             by default the boot disk is fixed after the\n"
+    "                             copy and the result goes into the report)\n"
     "      --overwrite            replace existing disk files in DIR\n"
     "      --threads=N            copy threads (default: number of CPUs)\n"
     "      --progress[=MODE]      bar, plain, json or none\n"
@@ -357,6 +363,8 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   const char **netmap = NULL, **stmap = NULL;
   size_t n_netmap = 0, n_stmap = 0;
   bool force = false, want_progress = false, verify = true, two_pass = false;
+  bool guestfix = true, guest_failed = false;
+  char guest_err[1024] = "", *guest_json = NULL;
   bool is_ova = false;
   struct ferry_ova *ova = NULL;
   struct vm_conv cv = { .g = g, .to = &to, .co = &co };
@@ -426,6 +434,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
       break;
     case OPT_FORCE: force = true; break;
     case OPT_NO_VERIFY: verify = false; break;
+    case OPT_NO_GUESTFIX: guestfix = false; break;
     case OPT_OVERWRITE: to.overwrite = true; break;
     case OPT_THREADS:
       if (cli_parse_size (optarg, &v) < 0 || v == 0 || v > 64) {
@@ -580,6 +589,27 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
         goto fail;
     }
 
+  /* Guest conversion on the boot disk, in place, all or nothing.  A
+   * failure leaves the disks as copied; the report says what failed. */
+  if (guestfix && n_order > 0 && vm.disks[order[0]].target_path) {
+    struct guestfix_opts go = { .disk = vm.disks[order[0]].target_path,
+                                .format = to.format, .log = &g->log };
+    struct guestfix_result gr;
+    json_object *j;
+
+    guestfix_result_init (&gr);
+    if (guestfix_run (&go, &gr) < 0) {
+      guest_failed = true;
+      snprintf (guest_err, sizeof guest_err, "%s", ferry_error_msg ());
+      ferry_vm_warn (&vm, "guest conversion failed: %s", guest_err);
+    }
+    if ((j = guestfix_result_json (&gr))) {
+      guest_json = strdup (json_object_to_json_string_ext (j, JSON_C_TO_STRING_PLAIN));
+      json_object_put (j);
+    }
+    guestfix_result_free (&gr);
+  }
+
   {
     char *x = NULL, *y = NULL, *r = NULL;
     int bad = asprintf (&x, "%s/%s.xml", absdir, stem) < 0
@@ -589,15 +619,23 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
       ferry_error (FERRY_E_SYSTEM, "out of memory");
     else if (ferry_emit_libvirt_file (&vm, &eo, x) < 0
              || ferry_emit_kubevirt_file (&vm, &eo, y) < 0
-             || ferry_emit_report_file (&vm, &findings, NULL, r) < 0)
+             || ferry_emit_report_file (&vm, &findings, guest_json, r) < 0)
       bad = 1;
     else if (g->log.level > FERRY_LOG_ERROR)
       printf ("%s\n%s\n%s\n", x, y, r);
+    if (!bad && guest_failed)
+      ferry_error (FERRY_E_INPUT, "%s; the disks are as copied and %s says "
+                   "what failed (--no-guestfix skips this stage)", guest_err,
+                   r);
     free (x);
     free (y);
     free (r);
     if (bad)
       goto fail;
+    if (guest_failed) {
+      code = cli_fail ();
+      goto out_nofail;
+    }
   }
   goto out_nofail;
 
@@ -625,5 +663,6 @@ out_nofail:
   free (dir);
   free (absdir);
   free (order);
+  free (guest_json);
   return code;
 }

@@ -17,7 +17,7 @@ done
 
 for fmt in raw qcow2; do
   rm -rf out
-  run_ferry convert -q -O $fmt web01.vmx -o out
+  run_ferry convert -q --no-guestfix -O $fmt web01.vmx -o out
   ls out > listing
   for want in web01-sda.$fmt web01-sdb.$fmt web01.xml web01.kubevirt.yaml web01.report.json; do
     grep -qx "$want" listing || fail "$fmt: out/$want missing: $(cat listing)"
@@ -61,7 +61,7 @@ PY
 done
 
 # Existing disk files are not replaced without --overwrite.
-expect_fail 3 "already exists" "$FERRY" convert -q -O qcow2 web01.vmx -o out
+expect_fail 3 "already exists" "$FERRY" convert -q --no-guestfix -O qcow2 web01.vmx -o out
 
 # A critical finding (a multi-writer shared disk) stops before anything is
 # written; --force goes on.
@@ -69,7 +69,7 @@ sed 's/^scsi0:1.fileName.*/&\nscsi0:1.sharing = "multi-writer"/' web01.vmx > sha
 expect_fail 1 "critical" "$FERRY" convert -q shared.vmx -o out2
 expect_msg "shared-disk"
 [[ ! -e out2 ]] || fail "a stopped conversion created out2"
-run_ferry convert -q --force shared.vmx -o out2
+run_ferry convert -q --no-guestfix --force shared.vmx -o out2
 [[ -e out2/web01.xml ]] || fail "--force did not convert"
 
 # A disk file that is missing: a clear error naming it.

@@ -72,7 +72,7 @@ PY
 
 # 1. VMware's order (ovf, mf, disks): one pass, manifest checked.
 ova good.ova app01.ovf app01.mf app01-disk1.vmdk app01-disk2.vmdk
-run_ferry convert good.ova -o out1 > stdout
+run_ferry convert --no-guestfix good.ova -o out1 > stdout
 check_out out1
 grep -q 'one pass' stdout || fail "one pass not reported: $(cat stdout)"
 grep -qi 'manifest' "$T/stderr" && fail "unexpected manifest message"
@@ -80,7 +80,7 @@ note "ok: ovf, mf, disks in one pass"
 
 # 2. The manifest last: digests recorded while streaming are checked.
 ova mflast.ova app01.ovf app01-disk1.vmdk app01-disk2.vmdk app01.mf
-run_ferry convert mflast.ova -o out2 > stdout
+run_ferry convert --no-guestfix mflast.ova -o out2 > stdout
 check_out out2
 grep -q 'one pass' stdout || fail "one pass not reported"
 note "ok: manifest after the disks"
@@ -90,20 +90,20 @@ note "ok: manifest after the disks"
 for order in first last; do
   if [[ $order == first ]]; then cp good.ova bad.ova; else cp mflast.ova bad.ova; fi
   corrupt bad.ova app01-disk2.vmdk 400
-  expect_fail 1 "app01-disk2.vmdk" "$FERRY" convert bad.ova -o out3$order
+  expect_fail 1 "app01-disk2.vmdk" "$FERRY" convert --no-guestfix bad.ova -o out3$order
   expect_msg 'SHA256 digest mismatch'
   no_disks out3$order
   note "ok: digest mismatch (manifest $order) fails and removes the disks"
 done
 
 # 4. --no-verify converts the same archive.
-run_ferry convert --no-verify bad.ova -o out4 > stdout
+run_ferry convert --no-guestfix --no-verify bad.ova -o out4 > stdout
 [[ -s out4/app01-sda.raw && -s out4/app01-sdb.raw ]] || fail "--no-verify: disks missing"
 note "ok: --no-verify"
 
 # 5. No manifest: a warning, and success.
 ova nomf.ova app01.ovf app01-disk1.vmdk app01-disk2.vmdk
-run_ferry convert nomf.ova -o out5 > stdout
+run_ferry convert --no-guestfix nomf.ova -o out5 > stdout
 check_out out5
 grep -q 'no .mf manifest' "$T/stderr" || fail "no warning about the missing manifest"
 note "ok: missing manifest is a warning"
@@ -113,7 +113,7 @@ mkdir extra
 { make_mf; echo "SHA256(app01-disk3.vmdk)= $(printf '%064d' 0)"; } > extra/app01.mf
 cp app01.ovf app01-disk1.vmdk app01-disk2.vmdk extra/
 (cd extra && tar --format=ustar -cf ../extra.ova app01.ovf app01.mf app01-disk1.vmdk app01-disk2.vmdk)
-expect_fail 1 "app01-disk3.vmdk" "$FERRY" convert extra.ova -o out6
+expect_fail 1 "app01-disk3.vmdk" "$FERRY" convert --no-guestfix extra.ova -o out6
 no_disks out6
 note "ok: manifest entry without a member"
 
@@ -140,27 +140,27 @@ with tarfile.open("fifo.ova", "w", format=tarfile.USTAR_FORMAT) as t:
     add(t, "app01.ovf", ovf)
     add(t, "app01-disk1.vmdk", type=tarfile.FIFOTYPE)
 PY
-expect_fail 1 "../evil.vmdk" "$FERRY" convert evil.ova -o out7
+expect_fail 1 "../evil.vmdk" "$FERRY" convert --no-guestfix evil.ova -o out7
 expect_msg '"\.\."'
-expect_fail 1 "/tmp/abs.vmdk" "$FERRY" convert abs.ova -o out7
+expect_fail 1 "/tmp/abs.vmdk" "$FERRY" convert --no-guestfix abs.ova -o out7
 expect_msg 'absolute'
-expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert link.ova -o out7
+expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert --no-guestfix link.ova -o out7
 expect_msg 'symbolic link'
-expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert fifo.ova -o out7
+expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert --no-guestfix fifo.ova -o out7
 expect_msg 'FIFO'
 no_disks out7
 note "ok: traversal, absolute, symlink and FIFO members refused"
 
 # 8. The .ovf last: a local file is read a second time.
 ova ovflast.ova app01-disk1.vmdk app01-disk2.vmdk app01.mf app01.ovf
-run_ferry convert ovflast.ova -o out8 > stdout
+run_ferry convert --no-guestfix ovflast.ova -o out8 > stdout
 check_out out8
 grep -q 'two passes' stdout || fail "two passes not reported: $(cat stdout)"
 note "ok: ovf last, two passes"
 
 # 9. A truncated archive fails cleanly.
 head -c $(( $(stat -c %s good.ova) - 300000 )) good.ova > trunc.ova
-expect_fail 1 "trunc.ova" "$FERRY" convert trunc.ova -o out9
+expect_fail 1 "trunc.ova" "$FERRY" convert --no-guestfix trunc.ova -o out9
 no_disks out9
 note "ok: truncated archive"
 
@@ -175,9 +175,9 @@ for _ in $(seq 50); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))" 2> /dev/null && break
   sleep 0.1
 done
-run_ferry convert "http://127.0.0.1:$port/good.ova" -o out10 > stdout
+run_ferry convert --no-guestfix "http://127.0.0.1:$port/good.ova" -o out10 > stdout
 check_out out10
 grep -q 'one pass' stdout || fail "http: one pass not reported"
-expect_fail 1 "cannot be read twice" "$FERRY" convert "http://127.0.0.1:$port/ovflast.ova" -o out10b
+expect_fail 1 "cannot be read twice" "$FERRY" convert --no-guestfix "http://127.0.0.1:$port/ovflast.ova" -o out10b
 no_disks out10b
 note "ok: streamed over HTTP without Range"
