@@ -72,22 +72,32 @@ want_u64 (json_object *o, const char *key, const char *path, const char *field,
 int
 ferry_sync_state_load (const char *path, struct ferry_sync_state *s)
 {
+  size_t n;
+  char *text;
+  int r;
+
+  memset (s, 0, sizeof *s);
+  if (access (path, F_OK) < 0 && errno == ENOENT)
+    return 0;
+  if (!(text = ferry_read_file (path, 64 * 1024 * 1024, &n)))
+    return -1;
+  r = ferry_sync_state_parse (text, n, path, s);
+  free (text);
+  return r;
+}
+
+int
+ferry_sync_state_parse (const char *text, size_t len, const char *path,
+                        struct ferry_sync_state *s)
+{
   json_object *root = NULL, *v, *ip;
   json_tokener *tok = NULL;
-  char *text = NULL;
-  long len;
   uint64_t version = 0;
   int r = -1;
 
   memset (s, 0, sizeof *s);
-  {
-    size_t n;
-    if (access (path, F_OK) < 0 && errno == ENOENT)
-      return 0;
-    if (!(text = ferry_read_file (path, 64 * 1024 * 1024, &n)))
-      return -1;
-    len = (long) n;
-  }
+  if (len > INT32_MAX)
+    return ferry_error (FERRY_E_INPUT, "%s: too large for a state file", path);
   if (!(tok = json_tokener_new ())) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     goto out;
@@ -173,7 +183,6 @@ out:
   json_object_put (root);
   if (tok)
     json_tokener_free (tok);
-  free (text);
   return r;
 }
 
@@ -248,11 +257,7 @@ ferry_sync_state_save (const char *path, const struct ferry_sync_state *s)
   }
   close (fd);
   fd = -1;
-  if (rename (tmp, path) < 0) {
-    ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s", tmp, path);
-    goto out;
-  }
-  r = ferry_fsync_parent (path);
+  r = ferry_rename_durable (tmp, path);
 out:
   if (fd >= 0)
     close (fd);

@@ -41,5 +41,8 @@ void ferry_sync_state_free (struct ferry_sync_state *s);
 /* 1 loaded, 0 the file does not exist, -1 error (naming the field). */
 int ferry_sync_state_load (const char *path, struct ferry_sync_state *s);
 int ferry_sync_state_save (const char *path, const struct ferry_sync_state *s);
+/* Parse state text already in memory (1 on success, -1 error). */
+int ferry_sync_state_parse (const char *text, size_t len, const char *path,
+                            struct ferry_sync_state *s);
 
 #endif

@@ -42,6 +42,9 @@ int ferry_changes_everything (uint64_t disk_size, const char *change_id,
  * "changeId"/"previousChangeId" beside the wrapper). */
 int ferry_changes_from_json (const char *path, uint64_t disk_size,
                              struct ferry_changes *out);
+/* The same from text already in memory (len bytes; name for messages). */
+int ferry_changes_parse_json (const char *text, size_t len, const char *name,
+                              uint64_t disk_size, struct ferry_changes *out);
 
 /* The dirty ranges of bitmap NAME on an NBD export (meta context
  * qemu:dirty-bitmap:NAME).  change_id is the bitmap name.  disk_size 0:

@@ -59,16 +59,30 @@ int
 ferry_changes_from_json (const char *path, uint64_t disk_size,
                          struct ferry_changes *out)
 {
-  json_tokener *tok = NULL;
-  json_object *root = NULL, *info, *areas;
   size_t len;
   char *text;
-  uint64_t start, length;
-  int r = -1;
+  int r;
 
   memset (out, 0, sizeof *out);
   if (!(text = ferry_read_file (path, MAX_JSON, &len)))
     return -1;
+  r = ferry_changes_parse_json (text, len, path, disk_size, out);
+  free (text);
+  return r;
+}
+
+int
+ferry_changes_parse_json (const char *text, size_t len, const char *path,
+                          uint64_t disk_size, struct ferry_changes *out)
+{
+  json_tokener *tok = NULL;
+  json_object *root = NULL, *info, *areas;
+  uint64_t start, length;
+  int r = -1;
+
+  memset (out, 0, sizeof *out);
+  if (len > MAX_JSON || len > INT32_MAX)
+    return ferry_error (FERRY_E_INPUT, "%s: too large for a change list", path);
   if (!(tok = json_tokener_new ())) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     goto out;
@@ -180,6 +194,5 @@ out:
   json_object_put (root);
   if (tok)
     json_tokener_free (tok);
-  free (text);
   return r;
 }
