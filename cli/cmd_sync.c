@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "converters/copy.h"
 #include "converters/format.h"
 #include "converters/sync_state.h"
@@ -505,10 +506,8 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
   progress_finish (&prog, &result, true);
   ferry_target_close (t);
   t = NULL;
-  if (staging && rename (staging, dst) < 0) {
-    ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s", staging, dst);
+  if (staging && ferry_rename_durable (staging, dst) < 0)
     goto fail;
-  }
 
   free (st.change_id);
   st.change_id = strdup (ch.change_id);

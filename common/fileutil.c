@@ -35,6 +35,15 @@ ferry_fsync_parent (const char *path)
   return r;
 }
 
+int
+ferry_rename_durable (const char *from, const char *to)
+{
+  if (rename (from, to) < 0)
+    return ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s", from,
+                              to);
+  return ferry_fsync_parent (to);
+}
+
 char *
 ferry_read_file (const char *path, size_t max, size_t *len)
 {

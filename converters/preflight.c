@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fileutil.h"
 
 void
 ferry_emit_opts_init (struct ferry_emit_opts *opts)
@@ -349,8 +350,8 @@ ferry_emit_write_file (const char *path, int (*fn) (void *ctx, FILE *out),
     r = ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync", part);
   if (fclose (f) != 0 && r == 0)
     r = ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", part);
-  if (r == 0 && rename (part, path) != 0)
-    r = ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s", part, path);
+  if (r == 0)
+    r = ferry_rename_durable (part, path);
   if (r != 0)
     unlink (part);
   free (part);

@@ -61,10 +61,7 @@ q_finish (struct ferry_target *t)
     p->finished = true;
     return 0;
   }
-  if (rename (p->part, t->path) < 0)
-    return ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s",
-                              p->part, t->path);
-  if (ferry_fsync_parent (t->path) < 0)
+  if (ferry_rename_durable (p->part, t->path) < 0)
     return -1;
   p->finished = true;
   return 0;

@@ -102,13 +102,8 @@ raw_finish (struct ferry_target *t)
   if (fsync (p->fd) < 0)
     return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: fsync",
                               p->part ? p->part : t->path);
-  if (p->part) {
-    if (rename (p->part, t->path) < 0)
-      return ferry_error_errno (FERRY_E_OUTPUT, errno, "rename %s to %s",
-                                p->part, t->path);
-    if (ferry_fsync_parent (t->path) < 0)
-      return -1;
-  }
+  if (p->part && ferry_rename_durable (p->part, t->path) < 0)
+    return -1;
   p->finished = true;
   return 0;
 }
