@@ -43,7 +43,8 @@ ferry_changes_normalize (struct ferry_changes *c, uint64_t disk_size,
                           "the disk (%" PRIu64 " bytes)", name, i, r->offset,
                           r->length, disk_size);
   }
-  qsort (c->v, c->n, sizeof *c->v, cmp_range);
+  if (c->n > 1) /* an empty list may have no array at all */
+    qsort (c->v, c->n, sizeof *c->v, cmp_range);
   for (size_t i = 0; i < c->n; i++) {
     struct ferry_range r = c->v[i];
     if (r.length == 0)

@@ -68,9 +68,18 @@ off = int(sys.argv[2])
 assert os.lseek(fd, off, os.SEEK_HOLE) < off + 192 * 1024
 PY
 
+# A list with no changed areas (the guest wrote nothing since c4) is a valid
+# sync: nothing copied, targets unchanged, the state moves to the new id.
+changes_json ch4e.json c4e c4 $size
+for fmt in raw qcow2; do
+  run_ferry sync -q src.raw dst.$fmt --state st-$fmt.json --changes ch4e.json
+  qemu-img compare -q -f raw -F $fmt src.raw dst.$fmt || fail "empty list $fmt: target differs"
+  grep -q '"change_id":"c4e"' <(tr -d ' \n' < st-$fmt.json) || fail "empty list $fmt: state not at c4e"
+done
+
 # cutover --verify: the final sync and a checksum comparison.
 fill_random src.raw $((50 * MiB)) 4096
-changes_json ch5.json c5 c4 $size $((50 * MiB)):4096
+changes_json ch5.json c5 c4e $size $((50 * MiB)):4096
 for fmt in raw qcow2; do
   "$FERRY" cutover -q --verify src.raw dst.$fmt --state st-$fmt.json --changes ch5.json > out.txt \
     || fail "cutover $fmt"
