@@ -58,6 +58,7 @@ enum {
   CLI_OPT_PASSWORD_FILE,
   CLI_OPT_COOKIE_FILE,
   CLI_OPT_NBD_REQUEST_SIZE,
+  CLI_OPT_NBD_TIMEOUT,
   CLI_SOURCE_OPT_END,
 };
 
@@ -70,7 +71,8 @@ enum {
   { "user", required_argument, NULL, CLI_OPT_USER },                          \
   { "password-file", required_argument, NULL, CLI_OPT_PASSWORD_FILE },        \
   { "cookie-file", required_argument, NULL, CLI_OPT_COOKIE_FILE },            \
-  { "nbd-request-size", required_argument, NULL, CLI_OPT_NBD_REQUEST_SIZE }
+  { "nbd-request-size", required_argument, NULL, CLI_OPT_NBD_REQUEST_SIZE }, \
+  { "nbd-timeout", required_argument, NULL, CLI_OPT_NBD_TIMEOUT }
 
 /* The --help lines for those options. */
 extern const char cli_source_help[];

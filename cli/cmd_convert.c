@@ -245,6 +245,7 @@ cmd_convert (int argc, char **argv, struct cli_common *g)
 
   if (cli_source_finish (&so, "convert", &code) < 0)
     return code;
+  to.nbd_timeout = so.o.nbd_timeout;
   t0 = progress_now ();
   d = cli_open_disk (src, &so, &oo, false, "convert");
   cli_source_free (&so);

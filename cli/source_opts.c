@@ -36,6 +36,10 @@ const char cli_source_help[] =
   "      --nbd-request-size=SIZE\n"
   "                             largest NBD read request (default 32M, less\n"
   "                             if the server says so)\n"
+  "      --nbd-timeout=SECONDS  give up on an NBD request the server has not\n"
+  "                             answered in SECONDS (default 60, 0: wait\n"
+  "                             forever); a source reconnects and retries, an\n"
+  "                             NBD target fails\n"
   "  Proxies come from http_proxy, https_proxy, all_proxy and no_proxy.\n";
 
 void
@@ -112,6 +116,12 @@ cli_source_option (struct cli_source *s, int code, const char *arg,
       return bad (command, "--nbd-request-size=%s: expected a size from 512 "
                   "to 32M", arg);
     s->o.nbd_request_size = v;
+    return 0;
+  case CLI_OPT_NBD_TIMEOUT:
+    if (cli_parse_size (arg, &v) < 0 || v > 86400)
+      return bad (command, "--nbd-timeout=%s: expected seconds from 0 (no "
+                  "limit) to 86400", arg);
+    s->o.nbd_timeout = v == 0 ? -1 : (int) v;
     return 0;
   default:
     return bad (command, "internal: unknown source option %s", "");

@@ -21,6 +21,7 @@ struct ferry_target_opts {
    * ours left set (its last checkpoint is consistent). */
   bool allow_dirty;
   bool preallocate;   /* raw: allocate every byte of a file target */
+  int nbd_timeout;    /* NBD target: seconds per request (0: 60, < 0: none) */
   /* qcow2 only */
   uint32_t cluster_size;       /* 0: 64 KiB */
   const char *compress;        /* NULL: none; "zlib" or "zstd" */

@@ -8,17 +8,23 @@
  * contents (libnbd has no NBD_INFO_INIT_STATE), so it never starts zeroed
  * and every zero range of the disk is written.
  *
- * The copy engine writes from several threads.  A synchronous libnbd call
- * holds its handle for the whole request, so one handle would serialize the
- * threads; when the server allows multi-conn (every connection sees every
- * other connection's writes, and a flush on one covers all) writes are
- * spread over a small pool of connections.
+ * The copy engine writes from several threads.  Each connection serves one
+ * thread at a time (the requests of a large write are in flight together),
+ * so when the server allows multi-conn (every connection sees every other
+ * connection's writes, and a flush on one covers all) writes are spread
+ * over a small pool of connections.
+ *
+ * Every request has a time limit (--nbd-timeout): a server that stops
+ * answering without closing its socket fails the copy instead of hanging
+ * it.  The export is then left unflushed, and the copy is reported
+ * partial.
  *
  * The URI may carry TLS material (tls-psk-file, tls-certificates) and a
  * user name; messages name the export without them.
  */
 #include <errno.h>
 #include <libnbd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,10 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "common/error.h"
 #include "converters/target.h"
+#include "importer/nbd_io.h"
 
 #define NBD_TARGET_CONNS 4
 #define NBD_DEFAULT_MAX_BLOCK (32u << 20)
@@ -42,6 +48,11 @@
 /* Time limits for connecting: the first connection, and the extra ones. */
 #define NBD_CONNECT_MS 30000
 #define NBD_EXTRA_CONNECT_MS 3000
+/* A flush may write back everything the server cached: it gets this many
+ * times the request time limit. */
+#define NBD_FLUSH_TIMEOUT_FACTOR 5
+/* Longest wait for the server to see us leave after a failed copy. */
+#define NBD_CLOSE_MS 1000
 
 struct nbd_target_priv {
   char *uri;                 /* the full URI, only for connecting */
@@ -49,8 +60,11 @@ struct nbd_target_priv {
   size_t n_secrets;
   const struct ferry_log *log;
   int n;
-  struct nbd_handle *h[NBD_TARGET_CONNS];
+  struct nbd_handle *h[NBD_TARGET_CONNS]; /* NULL: dropped after a timeout */
+  pthread_mutex_t lock[NBD_TARGET_CONNS];
   _Atomic unsigned next;
+  int timeout_ms;            /* 0: no limit */
+  atomic_bool timed_out;     /* a request was not answered in time */
   int64_t export_size;
   uint32_t max_block;        /* largest write payload */
   uint32_t min_block;        /* 1 if the server said nothing */
@@ -206,10 +220,10 @@ nbd_fail (struct ferry_target *t, const char *fmt, ...)
                       scrub (p, nbd_get_error (), msg, sizeof msg));
 }
 
-static struct nbd_handle *
+static int
 pick (struct nbd_target_priv *p)
 {
-  return p->h[atomic_fetch_add (&p->next, 1) % (unsigned) p->n];
+  return (int) (atomic_fetch_add (&p->next, 1) % (unsigned) p->n);
 }
 
 static int
@@ -227,73 +241,142 @@ check_range (struct ferry_target *t, const char *what, uint64_t count,
   return 0;
 }
 
+enum nbd_op {
+  OP_WRITE,       /* buf */
+  OP_ZERO,        /* NBD_CMD_WRITE_ZEROES */
+  OP_WRITE_ZEROS, /* zeros written as data */
+};
+
+static const char *const op_what[] = { "write", "zeroing", "writing zeros" };
+
+/* The request of op that starts the rest of [offset, offset+count). */
+static uint64_t
+op_chunk (const struct nbd_target_priv *p, enum nbd_op op, uint64_t count,
+          uint64_t offset)
+{
+  uint64_t n = count;
+  switch (op) {
+  case OP_WRITE:
+    return n < p->max_block ? n : p->max_block;
+  case OP_WRITE_ZEROS:
+    n = p->max_block < NBD_ZERO_BUF ? p->max_block : NBD_ZERO_BUF;
+    return count < n ? count : n;
+  case OP_ZERO:
+    if (n > NBD_ZERO_CHUNK) {
+      /* Keep chunk ends on the server's block boundaries. */
+      n = NBD_ZERO_CHUNK;
+      n -= (offset + n) % p->min_block;
+    }
+    return n;
+  }
+  return n;
+}
+
+/* A request timed out: its buffer may still be written to the socket, or
+ * the server answer it later; the connection is closed at once and never
+ * used again. */
+static void
+drop_silent (struct nbd_target_priv *p, int i)
+{
+  nbd_close (p->h[i]);
+  p->h[i] = NULL;
+  atomic_store (&p->timed_out, true);
+}
+
+/* Carry out op on [offset, offset+count) over connection i, the requests
+ * of up to FERRY_NBD_MAX_INFLIGHT chunks in flight together. */
+static int
+run_op (struct ferry_target *t, int i, enum nbd_op op, const char *buf,
+        uint64_t count, uint64_t offset)
+{
+  struct nbd_target_priv *p = t->priv;
+  int r = 0;
+
+  pthread_mutex_lock (&p->lock[i]);
+  while (count > 0 && r == 0) {
+    struct nbd_handle *h = p->h[i];
+    int64_t cookies[FERRY_NBD_MAX_INFLIGHT];
+    uint64_t offs[FERRY_NBD_MAX_INFLIGHT], lens[FERRY_NBD_MAX_INFLIGHT];
+    size_t n = 0, bad;
+    char why[512], msg[768];
+    int err;
+
+    if (!h) {
+      r = ferry_error (FERRY_E_OUTPUT, "%s: %s of %llu bytes at offset %llu: "
+                       "the connection was dropped after the server did not "
+                       "answer within %d s", t->path, op_what[op],
+                       (unsigned long long) op_chunk (p, op, count, offset),
+                       (unsigned long long) offset, p->timeout_ms / 1000);
+      break;
+    }
+    while (n < FERRY_NBD_MAX_INFLIGHT && count > 0) {
+      uint64_t len = op_chunk (p, op, count, offset);
+      int64_t ck;
+      if (op == OP_ZERO)
+        /* No LIBNBD_CMD_FLAG_NO_HOLE: the server may punch holes. */
+        ck = nbd_aio_zero (h, len, offset, NBD_NULL_COMPLETION, 0);
+      else
+        ck = nbd_aio_pwrite (h, op == OP_WRITE ? buf : p->zeros, len, offset,
+                             NBD_NULL_COMPLETION, 0);
+      if (ck < 0) {
+        if (n > 0)
+          break; /* wait for those sent; the next round says why */
+        r = nbd_fail (t, "%s of %llu bytes at offset %llu", op_what[op],
+                      (unsigned long long) len, (unsigned long long) offset);
+        goto out;
+      }
+      cookies[n] = ck;
+      offs[n] = offset;
+      lens[n++] = len;
+      if (op == OP_WRITE)
+        buf += len;
+      offset += len;
+      count -= len;
+    }
+    r = ferry_nbd_wait (h, cookies, n, p->timeout_ms, &bad, &err, why,
+                        sizeof why);
+    if (r == FERRY_NBD_TIMEOUT) {
+      ferry_error (FERRY_E_OUTPUT, "%s: the NBD server did not answer a %s "
+                   "of %llu bytes at offset %llu within %d s", t->path,
+                   op_what[op], (unsigned long long) lens[bad],
+                   (unsigned long long) offs[bad], p->timeout_ms / 1000);
+      drop_silent (p, i);
+    }
+    else if (r < 0)
+      ferry_error (FERRY_E_OUTPUT, "%s: %s of %llu bytes at offset %llu: %s",
+                   t->path, op_what[op], (unsigned long long) lens[bad],
+                   (unsigned long long) offs[bad],
+                   scrub (p, why, msg, sizeof msg));
+    if (r != 0)
+      r = -1;
+  }
+out:
+  pthread_mutex_unlock (&p->lock[i]);
+  return r;
+}
+
 static int
 nbd_t_pwrite (struct ferry_target *t, const void *buf, size_t count,
               uint64_t offset)
 {
   struct nbd_target_priv *p = t->priv;
-  struct nbd_handle *h = pick (p);
-  const char *b = buf;
 
   if (check_range (t, "write", count, offset) < 0)
     return -1;
-  while (count > 0) {
-    size_t n = count < p->max_block ? count : p->max_block;
-    if (nbd_pwrite (h, b, n, offset, 0) < 0)
-      return nbd_fail (t, "write of %zu bytes at offset %llu", n,
-                       (unsigned long long) offset);
-    b += n;
-    count -= n;
-    offset += n;
-  }
-  return 0;
-}
-
-static int
-write_zeros (struct ferry_target *t, struct nbd_handle *h, uint64_t offset,
-             uint64_t length)
-{
-  struct nbd_target_priv *p = t->priv;
-  size_t chunk = p->max_block < NBD_ZERO_BUF ? p->max_block : NBD_ZERO_BUF;
-
-  while (length > 0) {
-    size_t n = length < chunk ? (size_t) length : chunk;
-    if (nbd_pwrite (h, p->zeros, n, offset, 0) < 0)
-      return nbd_fail (t, "writing zeros (%zu bytes) at offset %llu", n,
-                       (unsigned long long) offset);
-    offset += n;
-    length -= n;
-  }
-  return 0;
+  return run_op (t, pick (p), OP_WRITE, buf, count, offset);
 }
 
 static int
 nbd_t_zero (struct ferry_target *t, uint64_t offset, uint64_t length)
 {
   struct nbd_target_priv *p = t->priv;
-  struct nbd_handle *h = pick (p);
 
   if (length == 0)
     return 0;
   if (check_range (t, "zero range", length, offset) < 0)
     return -1;
-  if (!p->can_zero)
-    return write_zeros (t, h, offset, length);
-  while (length > 0) {
-    uint64_t n = length;
-    if (n > NBD_ZERO_CHUNK) {
-      /* Keep chunk ends on the server's block boundaries. */
-      n = NBD_ZERO_CHUNK;
-      n -= (offset + n) % p->min_block;
-    }
-    /* No LIBNBD_CMD_FLAG_NO_HOLE: the server may punch holes. */
-    if (nbd_zero (h, n, offset, 0) < 0)
-      return nbd_fail (t, "zeroing %llu bytes at offset %llu",
-                       (unsigned long long) n, (unsigned long long) offset);
-    offset += n;
-    length -= n;
-  }
-  return 0;
+  return run_op (t, pick (p), p->can_zero ? OP_ZERO : OP_WRITE_ZEROS, NULL,
+                 length, offset);
 }
 
 /* Everything written so far durable (incremental sync checkpoints).  With
@@ -303,10 +386,37 @@ static int
 flush_all (struct ferry_target *t)
 {
   struct nbd_target_priv *p = t->priv;
-  if (p->can_flush)
-    for (int i = 0; i < p->n; i++)
-      if (nbd_flush (p->h[i], 0) < 0)
-        return nbd_fail (t, "flush");
+  int timeout_ms = p->timeout_ms * NBD_FLUSH_TIMEOUT_FACTOR;
+
+  if (!p->can_flush)
+    return 0;
+  for (int i = 0; i < p->n; i++) {
+    char why[512], msg[768];
+    size_t bad;
+    int err, r = -1;
+    int64_t ck;
+
+    pthread_mutex_lock (&p->lock[i]);
+    if (!p->h[i])
+      ferry_error (FERRY_E_OUTPUT, "%s: flush: the connection was dropped "
+                   "after the server did not answer within %d s", t->path,
+                   p->timeout_ms / 1000);
+    else if ((ck = nbd_aio_flush (p->h[i], NBD_NULL_COMPLETION, 0)) < 0)
+      nbd_fail (t, "flush");
+    else if ((r = ferry_nbd_wait (p->h[i], &ck, 1, timeout_ms, &bad, &err,
+                                  why, sizeof why))
+             == FERRY_NBD_TIMEOUT) {
+      ferry_error (FERRY_E_OUTPUT, "%s: the NBD server did not answer a "
+                   "flush within %d s", t->path, timeout_ms / 1000);
+      drop_silent (p, i);
+    }
+    else if (r < 0)
+      ferry_error (FERRY_E_OUTPUT, "%s: flush: %s", t->path,
+                   scrub (p, why, msg, sizeof msg));
+    pthread_mutex_unlock (&p->lock[i]);
+    if (r != 0)
+      return -1;
+  }
   return 0;
 }
 
@@ -331,9 +441,15 @@ nbd_t_finish (struct ferry_target *t)
   if (flush_all (t) < 0)
     return -1;
   /* A clean disconnect: the server sees every request completed. */
-  for (int i = 0; i < p->n; i++)
-    if (nbd_shutdown (p->h[i], 0) < 0)
+  for (int i = 0; i < p->n; i++) {
+    int r = ferry_nbd_disconnect (p->h[i], p->timeout_ms);
+    if (r == FERRY_NBD_TIMEOUT)
+      return ferry_error (FERRY_E_OUTPUT, "%s: disconnect: the NBD server "
+                          "did not close the connection within %d s",
+                          t->path, p->timeout_ms / 1000);
+    if (r < 0)
       return nbd_fail (t, "disconnect");
+  }
   if (!p->can_flush)
     ferry_warn (p->log, "%s: the server cannot flush; the data is written "
                 "but the server did not confirm it is durable", t->path);
@@ -357,7 +473,10 @@ static void
 free_priv (struct nbd_target_priv *p)
 {
   for (int i = 0; i < p->n; i++)
-    nbd_close (p->h[i]);
+    if (p->h[i])
+      nbd_close (p->h[i]);
+  for (int i = 0; i < NBD_TARGET_CONNS; i++)
+    pthread_mutex_destroy (&p->lock[i]);
   for (size_t i = 0; i < p->n_secrets; i++)
     free (p->secrets[i]);
   free (p->secrets);
@@ -372,9 +491,11 @@ nbd_t_close (struct ferry_target *t)
   struct nbd_target_priv *p = t->priv;
   if (!p->finished) {
     nbd_t_abort (t);
-    /* Let requests already sent complete; the handles close anyway. */
-    for (int i = 0; i < p->n; i++)
-      nbd_shutdown (p->h[i], 0);
+    /* Tell the server we leave, but do not wait long, and not at all
+     * when it stopped answering. */
+    for (int i = 0; i < p->n && !atomic_load (&p->timed_out); i++)
+      if (p->h[i])
+        ferry_nbd_disconnect (p->h[i], NBD_CLOSE_MS);
   }
   free_priv (p);
 }
@@ -389,14 +510,6 @@ static const struct ferry_target_ops nbd_target_ops = {
   .close = nbd_t_close,
 };
 
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Connect with a time limit: a server that has as many clients as it
  * accepts (qemu-nbd --shared=N) leaves further connections hanging.
  * Returns NULL with the error set. */
@@ -405,8 +518,8 @@ connect_one (struct ferry_target *t, int timeout_ms)
 {
   struct nbd_target_priv *p = t->priv;
   struct nbd_handle *h = nbd_create ();
-  int64_t deadline = now_ms () + timeout_ms;
   char msg[768];
+  int r;
 
   if (!h) {
     ferry_error (FERRY_E_SYSTEM, "%s: %s", t->path,
@@ -417,29 +530,19 @@ connect_one (struct ferry_target *t, int timeout_ms)
    * so the files it names (tls-psk-file, tls-certificates) are the user's
    * choice; without this nbds:// with a PSK file could not work. */
   nbd_set_uri_allow_local_file (h, true);
-  if (nbd_aio_connect_uri (h, p->uri) < 0)
-    goto fail;
-  while (nbd_aio_is_connecting (h) == 1) {
-    int64_t left = deadline - now_ms ();
-    int r;
-    if (left <= 0) {
-      ferry_error (FERRY_E_OUTPUT, "%s: cannot connect: no answer from the "
-                   "server in %d s", t->path, timeout_ms / 1000);
-      nbd_close (h);
-      return NULL;
-    }
-    r = nbd_poll (h, (int) left);
-    if (r < 0)
-      goto fail;
+  r = ferry_nbd_connect (h, p->uri, timeout_ms);
+  if (r == FERRY_NBD_TIMEOUT) {
+    ferry_error (FERRY_E_OUTPUT, "%s: cannot connect: no answer from the "
+                 "server in %d s", t->path, timeout_ms / 1000);
+    nbd_close (h);
+    return NULL;
   }
-  if (nbd_aio_is_ready (h) != 1)
-    goto fail;
+  if (r < 0) {
+    nbd_fail (t, "cannot connect");
+    nbd_close (h);
+    return NULL;
+  }
   return h;
-
-fail:
-  nbd_fail (t, "cannot connect");
-  nbd_close (h);
-  return NULL;
 }
 
 /* Ask the first connection what the export is and can do. */
@@ -503,6 +606,10 @@ ferry_target_nbd_open (const char *uri, uint64_t size,
   struct nbd_target_priv *p = calloc (1, sizeof *p);
   int multi;
 
+  if (p)
+    for (int i = 0; i < NBD_TARGET_CONNS; i++)
+      pthread_mutex_init (&p->lock[i], NULL);
+
   if (!t || !p || !(t->path = display_uri (uri)) || !(p->uri = strdup (uri))
       || collect_secrets (p, uri) < 0) {
     ferry_error (FERRY_E_SYSTEM, "out of memory");
@@ -512,6 +619,7 @@ ferry_target_nbd_open (const char *uri, uint64_t size,
   t->priv = p;
   t->size = size;
   p->log = o->log;
+  p->timeout_ms = ferry_nbd_timeout_ms (o->nbd_timeout);
 
   if (!is_nbd_uri (uri)) {
     ferry_error (FERRY_E_USAGE, "%s: not an NBD URI", t->path);

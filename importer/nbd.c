@@ -4,6 +4,10 @@
  * a small pool of connections when the server allows multi-conn (several
  * connections see the same data), else one connection shared under a
  * lock.  A dropped connection is reopened and the request retried.
+ *
+ * Requests go out asynchronously, several at once for a large read, and
+ * are waited for with a time limit: a server that stops answering without
+ * closing its socket counts as a dropped connection.
  */
 #include <errno.h>
 #include <libnbd.h>
@@ -14,9 +18,12 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "importer/nbd_io.h"
 #include "importer/transport.h"
 
 #define NBD_MAX_CONNS 16
+/* Longest wait for the server to see us leave. */
+#define NBD_CLOSE_MS 1000
 
 struct conn {
   pthread_mutex_t lock;
@@ -33,6 +40,10 @@ struct nbd_priv {
   bool meta;           /* base:allocation negotiated */
   size_t request_size; /* largest single read */
   int retries;
+  int timeout_ms;      /* silence that counts as a dead server; 0: none */
+  /* A request ran out of retries: the copy is failing, so the other
+   * threads stop retrying too instead of each waiting out its own. */
+  atomic_bool gave_up;
   const struct ferry_log *log;
 };
 
@@ -65,10 +76,11 @@ nbd_error_msg (const char *uri, const char *name, char *buf, size_t len)
 }
 
 static struct nbd_handle *
-nbd_connect (const char *uri, const char *name, bool *meta)
+nbd_connect (const char *uri, const char *name, int timeout_ms, bool *meta)
 {
   struct nbd_handle *h = nbd_create ();
   char msg[1024];
+  int r;
   if (!h) {
     ferry_error (FERRY_E_SYSTEM, "%s: %s", name,
                  nbd_error_msg (uri, name, msg, sizeof msg));
@@ -76,7 +88,14 @@ nbd_connect (const char *uri, const char *name, bool *meta)
   }
   nbd_set_uri_allow_local_file (h, false);
   nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION);
-  if (nbd_connect_uri (h, uri) < 0) {
+  r = ferry_nbd_connect (h, uri, timeout_ms);
+  if (r == FERRY_NBD_TIMEOUT) {
+    ferry_error (FERRY_E_INPUT, "%s: cannot connect: the NBD server did not "
+                 "answer within %d s", name, timeout_ms / 1000);
+    nbd_close (h);
+    return NULL;
+  }
+  if (r < 0) {
     ferry_error (FERRY_E_INPUT, "%s: %s", name,
                  nbd_error_msg (uri, name, msg, sizeof msg));
     nbd_close (h);
@@ -95,7 +114,7 @@ reconnect (struct ferry_transport *t, struct conn *c)
   int64_t size;
   if (c->h)
     nbd_close (c->h);
-  c->h = nbd_connect (p->uri, t->name, NULL);
+  c->h = nbd_connect (p->uri, t->name, p->timeout_ms, NULL);
   if (!c->h)
     return -1;
   /* The same export still?  At least the same size. */
@@ -124,7 +143,8 @@ recover (struct ferry_transport *t, struct conn *c, int attempt,
   ferry_warn (p->log, "%s; retrying at offset %llu in %.1f s (%d of %d)",
               ferry_error_msg (), (unsigned long long) offset,
               backoff_ms (attempt) / 1000.0, attempt + 1, p->retries);
-  if (c->h && (err == ESHUTDOWN || nbd_aio_is_ready (c->h) != 1)) {
+  if (c->h && (err == ESHUTDOWN || err == ETIMEDOUT
+               || nbd_aio_is_ready (c->h) != 1)) {
     /* Leave now, so a server waiting for its clients can go. */
     nbd_close (c->h);
     c->h = NULL;
@@ -143,6 +163,73 @@ static struct conn *
 pick (struct nbd_priv *p)
 {
   return &p->c[atomic_fetch_add (&p->next, 1) % (unsigned) p->n];
+}
+
+/* A request timed out: the server may still answer it some day, into a
+ * buffer that is gone by then, so the connection is dropped at once. */
+static void
+drop_silent (struct nbd_priv *p, struct conn *c)
+{
+  nbd_close (c->h);
+  c->h = NULL;
+  snprintf (c->why, sizeof c->why, "the NBD server did not answer within "
+            "%d s", p->timeout_ms / 1000);
+}
+
+/* Read buf[*done..count) from offset + *done on c: requests of at most
+ * request_size, up to FERRY_NBD_MAX_INFLIGHT at a time.  *done grows by
+ * what has been read in order.  0, -1 (err and why set) or
+ * FERRY_NBD_TIMEOUT (*stuck: the length of the request not answered). */
+static int
+read_some (struct nbd_priv *p, struct conn *c, char *buf, size_t count,
+           uint64_t offset, size_t *done, size_t *stuck, int *err, char *why,
+           size_t why_len)
+{
+  while (*done < count) {
+    int64_t cookies[FERRY_NBD_MAX_INFLIGHT];
+    size_t lens[FERRY_NBD_MAX_INFLIGHT], n = 0, pos = *done, bad;
+    int r;
+
+    while (n < FERRY_NBD_MAX_INFLIGHT && pos < count) {
+      size_t len = count - pos > p->request_size ? p->request_size
+                                                 : count - pos;
+      int64_t ck = nbd_aio_pread (c->h, buf + pos, len, offset + pos,
+                                  NBD_NULL_COMPLETION, 0);
+      if (ck < 0) {
+        if (n > 0)
+          break; /* wait for those sent; the next round says why */
+        *err = nbd_get_errno ();
+        snprintf (why, why_len, "%s", nbd_get_error ());
+        return -1;
+      }
+      cookies[n] = ck;
+      lens[n++] = len;
+      pos += len;
+    }
+    r = ferry_nbd_wait (c->h, cookies, n, p->timeout_ms, &bad, err, why,
+                        why_len);
+    for (size_t i = 0; i < (r == 0 ? n : bad); i++)
+      *done += lens[i];
+    if (r != 0) {
+      *stuck = lens[bad];
+      return r;
+    }
+  }
+  return 0;
+}
+
+/* After the last attempt: say how many retries there were. */
+static void
+gave_up (struct nbd_priv *p)
+{
+  atomic_store (&p->gave_up, true);
+  if (p->retries > 0) {
+    char *m = strdup (ferry_error_msg ());
+    if (m)
+      ferry_error (FERRY_E_INPUT, "%s (gave up after %d %s)", m, p->retries,
+                   p->retries == 1 ? "retry" : "retries");
+    free (m);
+  }
 }
 
 static int
@@ -164,32 +251,29 @@ nbd_tr_pread (struct ferry_transport *t, void *buf, size_t count,
    * the read resumes where it stopped. */
   size_t done = 0;
   for (int attempt = 0;; attempt++) {
+    char why[512];
+    size_t stuck = 0;
     int err = 0;
-    while (c->h && done < count) {
-      size_t n = count - done > p->request_size ? p->request_size
-                                                : count - done;
-      if (nbd_pread (c->h, (char *) buf + done, n, offset + done, 0) < 0) {
-        err = nbd_get_errno ();
-        break;
-      }
-      done += n;
-    }
-    if (c->h && done == count) {
-      r = 0;
+
+    r = c->h ? read_some (p, c, buf, count, offset, &done, &stuck, &err, why,
+                          sizeof why)
+             : -1;
+    if (r == 0)
       break;
+    if (r == FERRY_NBD_TIMEOUT) {
+      ferry_error (FERRY_E_INPUT, "%s: the NBD server did not answer a read "
+                   "of %zu bytes at offset %llu within %d s", t->name, stuck,
+                   (unsigned long long) (offset + done),
+                   p->timeout_ms / 1000);
+      drop_silent (p, c);
     }
-    ferry_error (FERRY_E_INPUT, "%s: read at offset %llu: %s", t->name,
-                 (unsigned long long) (offset + done),
-                 c->h ? nbd_get_error ()
-                      : c->why[0] ? c->why : "not connected");
-    if (attempt >= p->retries) {
-      if (p->retries > 0) {
-        char *m = strdup (ferry_error_msg ());
-        if (m)
-          ferry_error (FERRY_E_INPUT, "%s (gave up after %d %s)", m,
-                       p->retries, p->retries == 1 ? "retry" : "retries");
-        free (m);
-      }
+    else
+      ferry_error (FERRY_E_INPUT, "%s: read at offset %llu: %s", t->name,
+                   (unsigned long long) (offset + done),
+                   c->h ? why : c->why[0] ? c->why : "not connected");
+    r = -1;
+    if (attempt >= p->retries || atomic_load (&p->gave_up)) {
+      gave_up (p);
       break;
     }
     recover (t, c, attempt, offset + done, err);
@@ -237,7 +321,7 @@ nbd_tr_block_status (struct ferry_transport *t, uint64_t offset,
   struct nbd_priv *p = t->priv;
   struct conn *c;
   struct bs_result res = { .offset = offset };
-  int r;
+  int r = -1;
 
   *type = FERRY_BS_DATA;
   *len = count;
@@ -248,22 +332,44 @@ nbd_tr_block_status (struct ferry_transport *t, uint64_t offset,
   c = pick (p);
   pthread_mutex_lock (&c->lock);
   for (int attempt = 0;; attempt++) {
-    int err;
+    char why[512];
+    int err = 0;
+    size_t bad;
+    int64_t ck = -1;
+
     res.got = false;
-    r = c->h ? nbd_block_status (c->h, count, offset,
+    if (c->h) {
+      ck = nbd_aio_block_status (c->h, count, offset,
                                  (nbd_extent_callback){ .callback = bs_cb,
                                                         .user_data = &res },
-                                 0)
-             : -1;
-    if (r >= 0)
+                                 NBD_NULL_COMPLETION, 0);
+      if (ck < 0) {
+        err = nbd_get_errno ();
+        snprintf (why, sizeof why, "%s", nbd_get_error ());
+      }
+    }
+    r = ck >= 0 ? ferry_nbd_wait (c->h, &ck, 1, p->timeout_ms, &bad, &err,
+                                  why, sizeof why)
+                : -1;
+    if (r == 0)
       break;
-    err = c->h ? nbd_get_errno () : 0;
-    ferry_error (FERRY_E_INPUT, "%s: block status at offset %llu: %s",
-                 t->name, (unsigned long long) offset,
-                 c->h ? nbd_get_error ()
-                      : c->why[0] ? c->why : "not connected");
-    if (attempt >= p->retries)
+    if (r == FERRY_NBD_TIMEOUT) {
+      ferry_error (FERRY_E_INPUT, "%s: the NBD server did not answer a "
+                   "block status request at offset %llu within %d s",
+                   t->name, (unsigned long long) offset,
+                   p->timeout_ms / 1000);
+      /* The callback points at this frame: no late answer may reach it. */
+      drop_silent (p, c);
+    }
+    else
+      ferry_error (FERRY_E_INPUT, "%s: block status at offset %llu: %s",
+                   t->name, (unsigned long long) offset,
+                   c->h ? why : c->why[0] ? c->why : "not connected");
+    r = -1;
+    if (attempt >= p->retries || atomic_load (&p->gave_up)) {
+      gave_up (p);
       break;
+    }
     recover (t, c, attempt, offset, err);
   }
   pthread_mutex_unlock (&c->lock);
@@ -282,7 +388,10 @@ nbd_tr_close (struct ferry_transport *t)
   struct nbd_priv *p = t->priv;
   for (int i = 0; i < p->n; i++) {
     if (p->c[i].h) {
-      nbd_shutdown (p->c[i].h, 0);
+      /* A courtesy to the server: never worth a long wait, and none at
+       * all for a server that stopped answering. */
+      if (!atomic_load (&p->gave_up))
+        ferry_nbd_disconnect (p->c[i].h, NBD_CLOSE_MS);
       nbd_close (p->c[i].h);
     }
     pthread_mutex_destroy (&p->c[i].lock);
@@ -324,6 +433,7 @@ ferry_nbd_open_opts (const char *uri, const struct ferry_source_opts *o)
     goto fail;
   }
   p->retries = o->retries < 0 ? FERRY_SOURCE_DEFAULT_RETRIES : o->retries;
+  p->timeout_ms = ferry_nbd_timeout_ms (o->nbd_timeout);
   p->log = o->log;
   p->request_size = o->nbd_request_size ? (size_t) o->nbd_request_size
                                         : FERRY_NBD_DEFAULT_REQUEST_SIZE;
@@ -333,7 +443,7 @@ ferry_nbd_open_opts (const char *uri, const struct ferry_source_opts *o)
     connections = NBD_MAX_CONNS;
   pthread_mutex_init (&p->c[0].lock, NULL);
   p->n = 1;
-  if (!(p->c[0].h = nbd_connect (uri, name, &p->meta)))
+  if (!(p->c[0].h = nbd_connect (uri, name, p->timeout_ms, &p->meta)))
     goto fail;
   p->size = nbd_get_size (p->c[0].h);
   if (p->size < 0) {
@@ -349,7 +459,7 @@ ferry_nbd_open_opts (const char *uri, const struct ferry_source_opts *o)
     for (unsigned i = 1; i < connections; i++) {
       pthread_mutex_init (&p->c[i].lock, NULL);
       p->n++;
-      if (!(p->c[i].h = nbd_connect (uri, name, NULL)))
+      if (!(p->c[i].h = nbd_connect (uri, name, p->timeout_ms, NULL)))
         goto fail;
     }
   }

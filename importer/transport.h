@@ -96,6 +96,8 @@ struct ferry_source_opts {
   const char *password;    /* HTTP basic auth password */
   const char *cookie;      /* HTTP Cookie header value ("name=value") */
   uint64_t nbd_request_size; /* largest NBD read (0: 32 MiB) */
+  int nbd_timeout;         /* NBD: seconds of server silence that count as a
+                              dropped connection (0: 60, < 0: none) */
   const struct ferry_log *log; /* -v / -v -v messages; NULL: quiet */
 };
 
