@@ -43,6 +43,7 @@ enum {
   OPT_COMPRESS,
   OPT_NO_VERIFY,
   OPT_NO_GUESTFIX,
+  OPT_VM,
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +59,7 @@ static const struct option long_opts[] = {
   { "force", no_argument, NULL, OPT_FORCE },
   { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
   { "no-guestfix", no_argument, NULL, OPT_NO_GUESTFIX },
+  { "vm", required_argument, NULL, OPT_VM },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "threads", required_argument, NULL, OPT_THREADS },
   { "progress", optional_argument, NULL, OPT_PROGRESS },
@@ -74,7 +76,8 @@ usage (FILE *f)
   fprintf (f,
     "Usage: ferry convert [OPTIONS] VM-SOURCE -o DIR\n"
     "\n"
-    "Convert a whole VM: VM-SOURCE is a .vmx, .ovf or .ova file.  Every disk is\n"
+    "Convert a whole VM: VM-SOURCE is a .vmx, .ovf or .ova file, or an\n"
+    "http(s) URL to one (disks are fetched next to it).  Every disk is\n"
     "converted to DIR/NAME-sdX.EXT (in boot order), and DIR/NAME.xml\n"
     "(libvirt), DIR/NAME.kubevirt.yaml and DIR/NAME.report.json are written.\n"
     "Pre-flight checks run first: warnings go to the report, critical\n"
@@ -102,6 +105,8 @@ usage (FILE *f)
     "      --no-guestfix          do not convert the guest (see 'ferry guestfix';\n"
     "                             by default the boot disk is fixed after the\n"
     "                             copy and the result goes into the report)\n"
+    "      --vm=NAME              an OVF VirtualSystemCollection (vApp): convert\n"
+    "                             the VirtualSystem NAME (Name or ovf:id)\n"
     "      --overwrite            replace existing disk files in DIR\n"
     "      --threads=N            copy threads (default: number of CPUs)\n"
     "      --progress[=MODE]      bar, plain, json or none\n"
@@ -180,9 +185,12 @@ copy_disk (struct vm_conv *c, struct ferry_vm_disk *dk, struct ferry_disk *d,
   char checksum[FERRY_CHECKSUM_MAX];
   double t0 = progress_now ();
 
-  ferry_info (&c->g->log, "%s -> %s (%s, %" PRIu64 " bytes)",
-              dk->path ? dk->path : dk->file, path,
-              d->subformat ? d->subformat : d->ops->name, d->size);
+  {
+    char *shown = cli_source_name (dk->path ? dk->path : dk->file);
+    ferry_info (&c->g->log, "%s -> %s (%s, %" PRIu64 " bytes)", shown, path,
+                d->subformat ? d->subformat : d->ops->name, d->size);
+    free (shown);
+  }
   if (!(t = ferry_target_open (path, d->size, c->to))) {
     ferry_disk_close (d);
     return -1;
@@ -249,7 +257,7 @@ no_dot_slash (const char *n)
  * the OVF names was passed before the OVF. */
 static int
 ova_read_ovf (struct ferry_ova *ova, const char *src, struct ferry_vm *vm,
-              char **text, size_t *len, bool *two_pass)
+              char **text, size_t *len, bool *two_pass, const char *vm_select)
 {
   struct ferry_ova_member m;
   int r;
@@ -263,7 +271,7 @@ ova_read_ovf (struct ferry_ova *ova, const char *src, struct ferry_vm *vm,
                         "archive", src);
   if (!(*text = ferry_ova_member_read_all (ova, 16 * 1024 * 1024, len)))
     return -1;
-  if (ferry_ovf_parse (*text, *len, m.name, NULL, vm) < 0)
+  if (ferry_ovf_parse_select (*text, *len, m.name, NULL, vm_select, vm) < 0)
     return ferry_error_prefix ("%s", src);
   *two_pass = false;
   for (size_t i = 0; i < vm->n_disks; i++)
@@ -364,6 +372,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   size_t n_netmap = 0, n_stmap = 0;
   bool force = false, want_progress = false, verify = true, two_pass = false;
   bool guestfix = true, guest_failed = false;
+  const char *vm_select = NULL; /* --vm: one system of an OVF vApp */
   char guest_err[1024] = "", *guest_json = NULL;
   bool is_ova = false;
   struct ferry_ova *ova = NULL;
@@ -435,6 +444,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     case OPT_FORCE: force = true; break;
     case OPT_NO_VERIFY: verify = false; break;
     case OPT_NO_GUESTFIX: guestfix = false; break;
+    case OPT_VM: vm_select = optarg; break;
     case OPT_OVERWRITE: to.overwrite = true; break;
     case OPT_THREADS:
       if (cli_parse_size (optarg, &v) < 0 || v == 0 || v > 64) {
@@ -482,35 +492,15 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     goto out_nofail;
 
   const char *src = argv[optind];
-  size_t sl = strlen (src);
   if ((is_ova = is_ova_name (src))) {
     struct ferry_transport *tr = ferry_transport_open_opts (src, &so.o);
     if (!tr || !(ova = ferry_ova_open (tr, verify, &g->log))
-        || ova_read_ovf (ova, src, &vm, &text, &len, &two_pass) < 0)
+        || ova_read_ovf (ova, src, &vm, &text, &len, &two_pass, vm_select) < 0)
       goto fail;
   }
-  else if (!(text = ferry_read_file (src, 16 * 1024 * 1024, &len)))
+  /* A .vmx or .ovf, local or a URL: disks resolved next to it. */
+  else if (ferry_vm_load (src, &so.o, vm_select, &vm) < 0)
     goto fail;
-  else {
-    char *copy = strdup (src);
-    if (!copy) {
-      ferry_error (FERRY_E_SYSTEM, "out of memory");
-      goto fail;
-    }
-    dir = strdup (dirname (copy));
-    free (copy);
-  }
-  {
-    const char *p = text;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-      p++;
-    bool xml = *p == '<' || (sl > 4 && strcasecmp (src + sl - 4, ".ovf") == 0);
-    if (ova)
-      ;
-    else if ((xml ? ferry_ovf_parse (text, len, src, dir, &vm)
-             : ferry_vmx_parse (text, len, src, dir, &vm)) < 0)
-      goto fail;
-  }
 
   /* Pre-flight: before anything is written. */
   {
@@ -641,8 +631,10 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
 
 fail:
   code = cli_fail ();
-  /* An OVA conversion that fails leaves none of its disks behind. */
-  for (size_t i = 0; is_ova && i < cv.n_written; i++)
+  /* An OVA or URL conversion that fails leaves none of its disks behind
+   * (it cannot be resumed from them). */
+  for (size_t i = 0; (is_ova || strstr (argv[optind], "://")) && i < cv.n_written;
+       i++)
     if (unlink (cv.written[i]) == 0)
       ferry_info (&g->log, "removed %s", cv.written[i]);
 out_nofail:

@@ -24,17 +24,21 @@ static void
 usage (FILE *f)
 {
   fprintf (f,
-    "Usage: ferry inspect [--json] SOURCE\n"
+    "Usage: ferry inspect [--json] [--vm NAME] SOURCE\n"
     "\n"
     "Read a VM description and print what it says: name, UUID, firmware,\n"
     "CPUs and memory, controllers, disks, network adapters, serial ports, and\n"
     "warnings about what will not migrate cleanly.  SOURCE is a VMware .vmx\n"
     "file or an OVF descriptor (.ovf); other names are told apart by content\n"
-    "(an XML document is OVF).  Disk paths are resolved relative to the\n"
-    "directory of SOURCE.\n"
+    "(an XML document is OVF).  SOURCE may be an http(s) URL (an ESXi\n"
+    "/folder/ datastore URL or any web server).  Disk paths are resolved\n"
+    "relative to SOURCE.  For a .vmx, the .vmsd next to it (when there is\n"
+    "one) gives the snapshot list.\n"
     "\n"
     "Options:\n"
     "      --json      print one JSON object instead of a table\n"
+    "      --vm=NAME   an OVF VirtualSystemCollection (vApp): the\n"
+    "                  VirtualSystem NAME (Name or ovf:id)\n"
     "  -h, --help      this text\n"
     "\n"
     "JSON fields (stable; a string the source does not give is null):\n"
@@ -42,6 +46,8 @@ usage (FILE *f)
     "  case), guest_os, annotation, memory_mib, vcpus, cores_per_socket\n"
     "  (0: not set), firmware (\"bios\"|\"efi\"), secure_boot, nested_hv, vtpm,\n"
     "  has_snapshots, usb_devices,\n"
+    "  snapshot_file (the .vmsd read, or null),\n"
+    "  snapshots[]: uid, parent (uid or null), name, description, current,\n"
     "  controllers[]: bus (\"scsi\"|\"sata\"|\"ide\"|\"nvme\"|\"unknown\"), index,\n"
     "    model, present, shared_bus,\n"
     "  disks[]: kind (\"disk\"|\"cdrom\"|\"floppy\"), bus, controller, unit, file\n"
@@ -54,13 +60,16 @@ usage (FILE *f)
     "\n"
     "Exit codes: 0 success, 1 the source is unreadable or malformed (one\n"
     "line naming the file, the line or element and the reason), 2 usage,\n"
-    "3 the output could not be written.\n");
+    "3 the output could not be written.\n"
+    "%s", cli_source_help);
 }
 
-enum { OPT_JSON = 256 };
+enum { OPT_JSON = 256, OPT_VM };
 
 static const struct option long_opts[] = {
   { "json", no_argument, NULL, OPT_JSON },
+  { "vm", required_argument, NULL, OPT_VM },
+  CLI_SOURCE_LONG_OPTS,
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -209,6 +218,21 @@ vm_to_json (const struct ferry_vm *vm)
                           json_object_new_boolean (vm->has_snapshots));
   json_object_object_add (o, "usb_devices",
                           json_object_new_int64 (vm->usb_devices));
+  json_object_object_add (o, "snapshot_file", jstr (vm->snapshot_file));
+  a = json_object_new_array ();
+  for (size_t i = 0; i < vm->n_snapshots; i++) {
+    const struct ferry_vm_snapshot *sn = &vm->snapshots[i];
+    json_object *so = json_object_new_object ();
+    json_object_object_add (so, "uid", json_object_new_int64 (sn->uid));
+    json_object_object_add (so, "parent", sn->parent
+                            ? json_object_new_int64 (sn->parent) : NULL);
+    json_object_object_add (so, "name", jstr (sn->name));
+    json_object_object_add (so, "description", jstr (sn->description));
+    json_object_object_add (so, "current",
+                            json_object_new_boolean (sn->current));
+    json_object_array_add (a, so);
+  }
+  json_object_object_add (o, "snapshots", a);
 
   a = json_object_new_array ();
   for (size_t i = 0; i < vm->n_controllers; i++) {
@@ -234,7 +258,11 @@ vm_to_json (const struct ferry_vm *vm)
                             json_object_new_int64 (d->controller));
     json_object_object_add (j, "unit", json_object_new_int64 (d->unit));
     json_object_object_add (j, "file", jstr (d->file));
-    json_object_object_add (j, "path", jstr (d->path));
+    {
+      char *shown = d->path ? cli_source_name (d->path) : NULL;
+      json_object_object_add (j, "path", jstr (shown));
+      free (shown);
+    }
     json_object_object_add (j, "device_type", jstr (d->device_type));
     json_object_object_add (j, "mode", jstr (d->mode));
     json_object_object_add (j, "present", json_object_new_boolean (d->present));
@@ -333,6 +361,14 @@ vm_print (FILE *f, const struct ferry_vm *vm)
     fprintf (f, "memory:      -\n");
   fprintf (f, "vTPM:        %s\n", yesno (vm->vtpm));
   fprintf (f, "snapshots:   %s\n", yesno (vm->has_snapshots));
+  for (size_t i = 0; i < vm->n_snapshots; i++) {
+    const struct ferry_vm_snapshot *sn = &vm->snapshots[i];
+    fprintf (f, "  - \"%s\" (uid %u", sn->name, sn->uid);
+    if (sn->parent)
+      fprintf (f, ", parent %u", sn->parent);
+    fprintf (f, ")%s\n", sn->current ? " current: the disks are converted "
+                                       "from this state on" : "");
+  }
   fprintf (f, "USB:         %u controller%s\n", vm->usb_devices,
            vm->usb_devices == 1 ? "" : "s");
   if (vm->annotation && *vm->annotation) {
@@ -378,8 +414,11 @@ vm_print (FILE *f, const struct ferry_vm *vm)
       fprintf (f, " [RDM %s]", or_dash (d->device_type));
     if (d->shared)
       fputs (" [shared]", f);
-    if (d->path && d->file && strcmp (d->path, d->file))
-      fprintf (f, "\n  %-12s -> %s", "", d->path);
+    if (d->path && d->file && strcmp (d->path, d->file)) {
+      char *shown = cli_source_name (d->path);
+      fprintf (f, "\n  %-12s -> %s", "", shown);
+      free (shown);
+    }
     fputc ('\n', f);
   }
 
@@ -415,19 +454,28 @@ int
 cmd_inspect (int argc, char **argv, struct cli_common *g)
 {
   struct ferry_vm vm;
+  struct cli_source so;
   bool json = false, ovf;
   char *text = NULL, *dir, *slash;
-  const char *src;
+  const char *src, *vm_select = NULL;
   size_t len = 0;
-  int c, r;
+  int c, r, code = 0;
 
-  (void) g;
+  cli_source_init (&so, &g->log);
   optind = 1;
   while ((c = getopt_long (argc, argv, "h", long_opts, NULL)) != -1) {
     switch (c) {
     case OPT_JSON: json = true; break;
+    case OPT_VM: vm_select = optarg; break;
     case 'h': usage (stdout); return 0;
-    default: usage (stderr); return FERRY_E_USAGE;
+    default:
+      if (c >= CLI_SOURCE_OPT_BASE && c < CLI_SOURCE_OPT_END) {
+        if (cli_source_option (&so, c, optarg, "inspect") < 0)
+          return FERRY_E_USAGE;
+        break;
+      }
+      usage (stderr);
+      return FERRY_E_USAGE;
     }
   }
   if (argc - optind != 1) {
@@ -442,35 +490,63 @@ cmd_inspect (int argc, char **argv, struct cli_common *g)
              "extract the .ovf (tar xf) and inspect that\n", src);
     return FERRY_E_INPUT;
   }
-  if (read_source (src, &text, &len) < 0)
-    return cli_fail ();
-
-  if (has_ext (src, ".vmx"))
-    ovf = false;
-  else if (has_ext (src, ".ovf"))
-    ovf = true;
-  else
-    ovf = looks_like_xml (text, len);
-
-  dir = strdup (src);
-  if (!dir) {
-    free (text);
-    fprintf (stderr, "ferry: out of memory\n");
-    return FERRY_E_SYSTEM;
-  }
-  slash = strrchr (dir, '/');
-  if (slash)
-    slash[slash == dir ? 1 : 0] = 0;
-  else
-    strcpy (dir, ".");
-
+  if (cli_source_finish (&so, "inspect", &code) < 0)
+    return code;
   ferry_error_clear ();
-  r = ovf ? ferry_ovf_parse (text, len, src, dir, &vm)
-          : ferry_vmx_parse (text, len, src, dir, &vm);
-  free (text);
-  free (dir);
-  if (r < 0)
-    return cli_fail ();
+  if (strncasecmp (src, "http://", 7) == 0
+      || strncasecmp (src, "https://", 8) == 0) {
+    /* Remote: fetched with the source options, disks resolved to URLs. */
+    r = ferry_vm_load (src, &so.o, vm_select, &vm);
+    cli_source_free (&so);
+    if (r < 0)
+      return cli_fail ();
+  }
+  else {
+    if (read_source (src, &text, &len) < 0) {
+      cli_source_free (&so);
+      return cli_fail ();
+    }
+
+    if (has_ext (src, ".vmx"))
+      ovf = false;
+    else if (has_ext (src, ".ovf"))
+      ovf = true;
+    else
+      ovf = looks_like_xml (text, len);
+
+    dir = strdup (src);
+    if (!dir) {
+      free (text);
+      cli_source_free (&so);
+      fprintf (stderr, "ferry: out of memory\n");
+      return FERRY_E_SYSTEM;
+    }
+    slash = strrchr (dir, '/');
+    if (slash)
+      slash[slash == dir ? 1 : 0] = 0;
+    else
+      strcpy (dir, ".");
+
+    if (!ovf && vm_select) {
+      fprintf (stderr, "ferry: %s: --vm chooses a system of an OVF "
+               "VirtualSystemCollection; a .vmx describes one VM\n", src);
+      free (text);
+      free (dir);
+      cli_source_free (&so);
+      return FERRY_E_USAGE;
+    }
+    r = ovf ? ferry_ovf_parse_select (text, len, src, dir, vm_select, &vm)
+            : ferry_vmx_parse (text, len, src, dir, &vm);
+    free (text);
+    free (dir);
+    if (r == 0 && !ovf && ferry_vm_load_vmsd (src, &so.o, &vm) < 0) {
+      ferry_vm_free (&vm);
+      r = -1;
+    }
+    cli_source_free (&so);
+    if (r < 0)
+      return cli_fail ();
+  }
 
   if (json) {
     json_object *o = vm_to_json (&vm);

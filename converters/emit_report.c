@@ -10,6 +10,10 @@
  *     "disks": [ { "source_file", "source_path", "target_path",
  *                  "target_format", "virtual_size", "bytes_copied",
  *                  "checksum", "seconds" } ],          boot order
+ *     "snapshots": { "file": ".vmsd read" | null, "count": n,
+ *                    "converted": what the disks hold,
+ *                    "list": [ { "uid", "parent", "name", "description",
+ *                                "current" } ] },
  *     "guest": { ... },                     facts from guest conversion, {} until then
  *     "warnings": [ { "severity": "warning"|"critical", "code", "message" } ],
  *     "critical": true|false
@@ -28,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "common/error.h"
+#include "importer/transport.h"
 #include "version.h"
 
 /* json-c's constructors fail only for lack of memory; the tree is checked
@@ -149,7 +154,12 @@ build (const struct ferry_vm *vm, const struct ferry_findings *findings,
       bool done = d->target_path != NULL;
       o = chk (b, json_object_new_object ());
       put (b, o, "source_file", str (b, d->file));
-      put (b, o, "source_path", str (b, d->path));
+      {
+        /* A URL as it may be shown: no user info, no query secrets. */
+        char *shown = d->path ? ferry_source_display (d->path) : NULL;
+        put (b, o, "source_path", str (b, shown));
+        free (shown);
+      }
       put (b, o, "target_path", str (b, d->target_path));
       put (b, o, "target_format",
            done ? str (b, d->target_format ? d->target_format : "raw") : NULL);
@@ -162,6 +172,34 @@ build (const struct ferry_vm *vm, const struct ferry_findings *findings,
     }
   free (order);
   put (b, root, "disks", arr);
+
+  /* Snapshots: what exists and which state the disks hold. */
+  o = chk (b, json_object_new_object ());
+  put (b, o, "file", str (b, vm->snapshot_file));
+  put (b, o, "count", u64 (b, vm->n_snapshots));
+  put (b, o, "converted",
+       str (b, vm->n_snapshots
+                 ? "the disks as the .vmx names them: the running state on "
+                   "top of the current snapshot, its delta chain flattened; "
+                   "the snapshots are not kept"
+                 : vm->has_snapshots
+                     ? "the disks as the description names them (snapshot "
+                       "deltas), flattened; the snapshots are not kept"
+                     : "the disks as the description names them"));
+  arr = chk (b, json_object_new_array ());
+  for (size_t i = 0; i < vm->n_snapshots; i++)
+    {
+      const struct ferry_vm_snapshot *sn = &vm->snapshots[i];
+      json_object *so = chk (b, json_object_new_object ());
+      put (b, so, "uid", u64 (b, sn->uid));
+      put (b, so, "parent", sn->parent ? u64 (b, sn->parent) : NULL);
+      put (b, so, "name", str (b, sn->name));
+      put (b, so, "description", str (b, sn->description));
+      put (b, so, "current", chk (b, json_object_new_boolean (sn->current)));
+      append (b, arr, so);
+    }
+  put (b, o, "list", arr);
+  put (b, root, "snapshots", o);
 
   put (b, root, "guest", guest);
 

@@ -1,4 +1,6 @@
-/* libFuzzer target: the .vmx reader (importer/vmx.c).
+/* libFuzzer target: the .vmx reader (importer/vmx.c), and the .vmsd
+ * snapshot list reader (importer/vmsd.c) on the same bytes: both are
+ * outside data in the same key = "value" syntax.
  *
  * The input is .vmx text (not NUL-terminated).  Besides memory errors
  * (ASan/UBSan), a parse that succeeds must give a model the emitters can
@@ -99,6 +101,56 @@ check_vm (const struct ferry_vm *vm)
       broken ("empty warning");
 }
 
+/* The .vmsd parse adds to a model that already has content: on failure
+ * that content is untouched; on success the snapshot list is coherent. */
+static void
+check_vmsd (const char *text, size_t size)
+{
+  struct ferry_vm vm = { 0 };
+
+  ferry_error_clear ();
+  if (ferry_vm_warn (&vm, "before") < 0)
+    return;
+  if (ferry_vmsd_parse (text, size, "fuzz.vmsd", &vm) == 0) {
+    size_t current = 0;
+    if (vm.n_snapshots && (!vm.snapshots || !vm.has_snapshots
+                           || vm.n_warnings != 2))
+      broken ("vmsd: snapshots without the flag and one warning");
+    if (!vm.n_snapshots && vm.n_warnings != 1)
+      broken ("vmsd: a warning without snapshots");
+    for (size_t i = 0; i < vm.n_snapshots; i++) {
+      const struct ferry_vm_snapshot *s = &vm.snapshots[i];
+      bool parent_found = s->parent == 0;
+      if (!s->name || s->uid == 0 || s->uid == s->parent)
+        broken ("vmsd: snapshot without a name or uid, or its own parent");
+      current += s->current;
+      for (size_t k = 0; k < vm.n_snapshots; k++) {
+        if (k != i && vm.snapshots[k].uid == s->uid)
+          broken ("vmsd: duplicate uid");
+        if (vm.snapshots[k].uid == s->parent)
+          parent_found = true;
+      }
+      if (!parent_found)
+        broken ("vmsd: parent not in the list");
+      (void) (s->description && strlen (s->description));
+      (void) (s->file && strlen (s->file));
+    }
+    if (current > 1)
+      broken ("vmsd: more than one current snapshot");
+  }
+  else {
+    if (ferry_error_code () == FERRY_OK
+        || (ferry_error_code () == FERRY_E_INPUT
+            && strncmp (ferry_error_msg (), "fuzz.vmsd: ", 11) != 0))
+      broken ("vmsd: failure without a message naming the file");
+    if (vm.n_snapshots || vm.snapshots || vm.has_snapshots
+        || vm.n_warnings != 1)
+      broken ("vmsd: a failed parse changed the model");
+  }
+  ferry_vm_free (&vm);
+  ferry_error_clear ();
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -126,6 +178,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       broken ("failed parse left allocations in the model");
   }
   ferry_error_clear ();
+  check_vmsd (text, size);
   free (text);
   return 0;
 }

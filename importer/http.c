@@ -958,44 +958,123 @@ http_close (struct ferry_transport *t)
 static struct ferry_transport *http_open_shared (const char *url,
                                                  struct http_shared *sh);
 
-/* Sibling files live in the same folder; the query (dcPath, dsName on
- * ESXi datastore URLs) is kept. */
-static struct ferry_transport *
-http_open_sibling (struct ferry_transport *t, const char *relpath)
+/* Percent-escape s, keeping the characters in keep. */
+static char *
+url_escape (const char *s, const char *keep)
 {
-  struct http_priv *p = t->priv;
-  const char *q = strchr (p->url, '?');
-  size_t pathlen = q ? (size_t) (q - p->url) : strlen (p->url);
-  const char *slash = memrchr (p->url, '/', pathlen);
-  char *url;
-  struct ferry_transport *r;
+  char *esc = malloc (3 * strlen (s) + 1);
   size_t n = 0;
-  char *esc;
 
-  if (relpath[0] == '/' || !slash) {
-    ferry_error (FERRY_E_INPUT, "%s: absolute extent path '%s' cannot be "
-                 "fetched over HTTP", t->name, relpath);
+  if (!esc)
     return NULL;
-  }
-  /* Escape each path component, keep the slashes between them. */
-  if (!(esc = malloc (3 * strlen (relpath) + 1))) {
-    ferry_error (FERRY_E_SYSTEM, "out of memory");
-    return NULL;
-  }
-  for (const char *s = relpath; *s; s++) {
+  for (; *s; s++) {
     unsigned char ch = (unsigned char) *s;
-    if (isalnum (ch) || strchr ("-._~/", ch))
+    if (isalnum (ch) || strchr (keep, ch))
       esc[n++] = (char) ch;
     else
       n += (size_t) sprintf (esc + n, "%%%02X", ch);
   }
   esc[n] = 0;
-  if (asprintf (&url, "%.*s/%s%s", (int) (slash - p->url), p->url, esc,
+  return esc;
+}
+
+/* Sibling files live in the same folder; the query (dcPath, dsName on
+ * ESXi datastore URLs) is kept. */
+char *
+ferry_http_sibling_url (const char *base, const char *relpath)
+{
+  const char *q = strchr (base, '?');
+  size_t pathlen = q ? (size_t) (q - base) : strlen (base);
+  const char *slash = memrchr (base, '/', pathlen);
+  char *url, *esc;
+
+  if (relpath[0] == '/' || !slash) {
+    ferry_error (FERRY_E_INPUT, "absolute path '%s' cannot be fetched over "
+                 "HTTP", relpath);
+    return NULL;
+  }
+  /* Escape each path component, keep the slashes between them. */
+  if (!(esc = url_escape (relpath, "-._~/"))) {
+    ferry_error (FERRY_E_SYSTEM, "out of memory");
+    return NULL;
+  }
+  if (asprintf (&url, "%.*s/%s%s", (int) (slash - base), base, esc,
                 q ? q : "") < 0)
     url = NULL;
   free (esc);
-  if (!url) {
+  if (!url)
     ferry_error (FERRY_E_SYSTEM, "out of memory");
+  return url;
+}
+
+/* ESXi serves datastore DS at https://HOST/folder/PATH?dcPath=DC&dsName=DS:
+ * the /folder/ prefix of base and its other query parameters are kept, the
+ * path and dsName replaced. */
+char *
+ferry_http_datastore_url (const char *base, const char *datastore,
+                          const char *path)
+{
+  const char *q = strchr (base, '?');
+  size_t pathlen = q ? (size_t) (q - base) : strlen (base);
+  const char *f = strstr (base, "/folder/");
+  char *url = NULL, *epath = NULL, *eds = NULL, *rest = NULL;
+  size_t rl = 0;
+
+  if (!f || f >= base + pathlen) {
+    ferry_error (FERRY_E_INPUT, "datastore path '[%s] %s': the description's "
+                 "URL is not an ESXi /folder/ URL, so the datastore cannot "
+                 "be reached", datastore, path);
+    return NULL;
+  }
+  if (path[0] == '/') {
+    ferry_error (FERRY_E_INPUT, "datastore path '[%s] %s' is absolute",
+                 datastore, path);
+    return NULL;
+  }
+  if (!(epath = url_escape (path, "-._~/"))
+      || !(eds = url_escape (datastore, "-._~"))
+      || !(rest = malloc (q ? strlen (q) + 1 : 1)))
+    goto oom;
+  /* The query without dsName. */
+  rest[0] = 0;
+  for (const char *s = q ? q + 1 : NULL; s && *s;) {
+    size_t n = strcspn (s, "&");
+    if (n && strncmp (s, "dsName=", 7) != 0) {
+      memcpy (rest + rl, "&", 1);
+      memcpy (rest + rl + 1, s, n);
+      rl += n + 1;
+      rest[rl] = 0;
+    }
+    s += n;
+    if (*s == '&')
+      s++;
+  }
+  if (asprintf (&url, "%.*s/folder/%s?%s%sdsName=%s", (int) (f - base), base,
+                epath, rl ? rest + 1 : "", rl ? "&" : "", eds) < 0)
+    goto oom;
+  free (epath);
+  free (eds);
+  free (rest);
+  return url;
+ oom:
+  free (epath);
+  free (eds);
+  free (rest);
+  ferry_error (FERRY_E_SYSTEM, "out of memory");
+  return NULL;
+}
+
+static struct ferry_transport *
+http_open_sibling (struct ferry_transport *t, const char *relpath)
+{
+  struct http_priv *p = t->priv;
+  struct ferry_transport *r;
+  char *url = ferry_http_sibling_url (p->url, relpath);
+
+  if (!url) {
+    if (relpath[0] == '/')
+      ferry_error (FERRY_E_INPUT, "%s: absolute extent path '%s' cannot be "
+                   "fetched over HTTP", t->name, relpath);
     return NULL;
   }
   atomic_fetch_add (&p->sh->refs, 1);

@@ -31,4 +31,16 @@ struct ferry_transport *ferry_http_open (const char *url,
  * dcPath and dsName (ESXi datastore URLs); NULL when out of memory. */
 char *ferry_http_display_url (const char *url);
 
+/* The URL of relpath next to the file at url (each path component
+ * percent-escaped, the query kept: the dcPath/dsName of an ESXi datastore
+ * URL).  An absolute relpath is refused.  NULL with the error set. */
+char *ferry_http_sibling_url (const char *url, const char *relpath);
+
+/* The URL of path on datastore, from an ESXi /folder/ URL on the same
+ * host: https://HOST/folder/PATH?dcPath=DC&dsName=DATASTORE (the other
+ * query parameters of url kept).  NULL with the error set when url has no
+ * /folder/ part. */
+char *ferry_http_datastore_url (const char *url, const char *datastore,
+                                const char *path);
+
 #endif

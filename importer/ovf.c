@@ -84,6 +84,7 @@ struct ovf {
   struct ovf_ctl *ctls;
   size_t n_ctls;
   bool fw_set, mac_from_vbox;
+  bool collection;        /* vs was chosen from a VirtualSystemCollection */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -1383,9 +1384,133 @@ parse_xml (const char *text, size_t len, const char *name, xmlDocPtr *docp)
   return 0;
 }
 
+/* A VirtualSystem's name as an operator sees it: Name, else ovf:id;
+ * malloc'd, NULL when it has neither (or out of memory). */
+static char *
+system_name (xmlNodePtr vs)
+{
+  xmlNodePtr n = child_ovf (vs, "Name");
+  char *s = n ? text_of (n) : NULL;
+
+  if (s && !*s) {
+    free (s);
+    s = NULL;
+  }
+  return s ? s : attr_ovf (vs, "id");
+}
+
+static bool
+system_matches (xmlNodePtr vs, const char *want)
+{
+  char *a = system_name (vs), *b = attr_ovf (vs, "id");
+  bool r = (a && strcmp (a, want) == 0) || (b && strcmp (b, want) == 0);
+
+  free (a);
+  free (b);
+  return r;
+}
+
+/* The VirtualSystems of a collection (vApp), nested collections included,
+ * in document order.  Depth is bounded: the input is outside data. */
+static int
+collect_systems (struct ovf *o, xmlNodePtr coll, unsigned depth,
+                 xmlNodePtr **v, size_t *n)
+{
+  if (depth > 8)
+    return node_err (o, coll, "VirtualSystemCollections nested more than 8 "
+                     "deep");
+  for (xmlNodePtr c = coll->children; c; c = c->next) {
+    if (is_ovf (c, "VirtualSystemCollection")) {
+      if (collect_systems (o, c, depth + 1, v, n) < 0)
+        return -1;
+    }
+    else if (is_ovf (c, "VirtualSystem")) {
+      xmlNodePtr *nv;
+      if (*n >= 1024)
+        return node_err (o, c, "more than 1024 VirtualSystems");
+      if (!(nv = realloc (*v, (*n + 1) * sizeof *nv)))
+        return oom ();
+      nv[(*n)++] = c;
+      *v = nv;
+    }
+  }
+  return 0;
+}
+
+/* Pick the system named want among the collection's, or the only one. */
+static int
+choose_system (struct ovf *o, xmlNodePtr coll, const char *want)
+{
+  xmlNodePtr *v = NULL;
+  size_t n = 0;
+  char *list = NULL;
+  size_t ll = 0;
+  int r = -1;
+
+  if (collect_systems (o, coll, 0, &v, &n) < 0)
+    goto out;
+  if (n == 0) {
+    node_err (o, coll, "a VirtualSystemCollection without a VirtualSystem");
+    goto out;
+  }
+  if (!want && n == 1) {
+    o->vs = v[0];
+    r = 0;
+    goto out;
+  }
+  for (size_t i = 0; want && i < n; i++)
+    if (system_matches (v[i], want)) {
+      if (o->vs) {
+        node_err (o, v[i], "two VirtualSystems are named \"%.100s\"", want);
+        goto out;
+      }
+      o->vs = v[i];
+    }
+  if (o->vs) {
+    r = 0;
+    goto out;
+  }
+  /* The names, for the message. */
+  for (size_t i = 0; i < n; i++) {
+    char *nm = system_name (v[i]), *nl;
+    const char *s = nm ? nm : "(unnamed)";
+    size_t sl = strlen (s);
+    if (ll > 500)
+      break;
+    if (!(nl = realloc (list, ll + sl + 3))) {
+      free (nm);
+      oom ();
+      goto out;
+    }
+    list = nl;
+    ll += (size_t) sprintf (list + ll, "%s%s", ll ? ", " : "", s);
+    free (nm);
+  }
+  if (want)
+    node_err (o, coll, "the VirtualSystemCollection (vApp) has no "
+              "VirtualSystem named \"%.100s\"; its systems are: %s", want,
+              list ? list : "");
+  else
+    node_err (o, coll, "the VirtualSystemCollection (vApp) holds %zu "
+              "VirtualSystems: %s; choose one with --vm NAME", n,
+              list ? list : "");
+ out:
+  free (list);
+  free (v);
+  return r;
+}
+
 int
 ferry_ovf_parse (const char *text, size_t len, const char *name,
                  const char *dir, struct ferry_vm *out)
+{
+  return ferry_ovf_parse_select (text, len, name, dir, NULL, out);
+}
+
+int
+ferry_ovf_parse_select (const char *text, size_t len, const char *name,
+                        const char *dir, const char *vm_name,
+                        struct ferry_vm *out)
 {
   struct ovf o = { .name = name, .dir = dir, .vm = out };
   xmlDocPtr doc = NULL;
@@ -1406,17 +1531,29 @@ ferry_ovf_parse (const char *text, size_t len, const char *name,
   }
   for (xmlNodePtr c = env->children; c; c = c->next) {
     if (is_ovf (c, "VirtualSystemCollection")) {
-      node_err (&o, c, "a VirtualSystemCollection (vApp) holds several "
-                "VMs; export and convert them one at a time");
-      goto err;
+      if (o.vs) {
+        node_err (&o, c, "a VirtualSystemCollection next to a "
+                  "VirtualSystem");
+        goto err;
+      }
+      if (choose_system (&o, c, vm_name) < 0)
+        goto err;
+      o.collection = true;
     }
-    if (is_ovf (c, "VirtualSystem")) {
+    else if (is_ovf (c, "VirtualSystem")) {
       if (o.vs) {
         node_err (&o, c, "a second VirtualSystem");
         goto err;
       }
       o.vs = c;
     }
+  }
+  if (o.vs && !o.collection && vm_name && !system_matches (o.vs, vm_name)) {
+    char *nm = system_name (o.vs);
+    node_err (&o, o.vs, "--vm %.100s: the descriptor holds one "
+              "VirtualSystem, named \"%.100s\"", vm_name, nm ? nm : "");
+    free (nm);
+    goto err;
   }
   if (!o.vs) {
     node_err (&o, env, "no VirtualSystem in the Envelope");
@@ -1430,6 +1567,14 @@ ferry_ovf_parse (const char *text, size_t len, const char *name,
   if (read_references (&o, env) < 0 || read_disk_section (&o, env) < 0
       || read_virtual_system (&o) < 0)
     goto err;
+  if (o.collection
+      && ferry_vm_warn (out, "the descriptor is a VirtualSystemCollection "
+                        "(vApp): only the VirtualSystem \"%s\" is "
+                        "converted; the vApp's start order and its other "
+                        "systems are not", out->name) < 0) {
+    oom ();
+    goto err;
+  }
   r = 0;
   goto done;
 

@@ -77,6 +77,17 @@ struct ferry_vm_serial {
   char *target;         /* fileName / pipe name / URI */
 };
 
+/* A snapshot listed in the .vmsd next to a .vmx. */
+struct ferry_vm_snapshot {
+  unsigned uid;         /* snapshotN.uid */
+  unsigned parent;      /* parent's uid, 0 for a root snapshot */
+  char *name;           /* displayName ("" when unnamed) */
+  char *description;    /* NULL when empty */
+  char *file;           /* the .vmsn state file, NULL if not given */
+  unsigned n_disks;     /* numDisks */
+  bool current;         /* snapshot.current: the state the VM runs from */
+};
+
 struct ferry_vm {
   char *source;         /* the .vmx/.ovf path or URL */
   char *source_format;  /* "vmx" or "ovf" */
@@ -104,6 +115,13 @@ struct ferry_vm {
   struct ferry_vm_serial *serials;
   size_t n_serials;
 
+  /* From the .vmsd (VMX sources only; none when it is missing).  The disks
+   * converted are the ones the .vmx names: the running state on top of
+   * the current snapshot, its delta chain flattened. */
+  struct ferry_vm_snapshot *snapshots;
+  size_t n_snapshots;
+  char *snapshot_file;  /* the .vmsd that was read, NULL if none */
+
   /* Things that will not migrate cleanly, found while parsing. */
   char **warnings;
   size_t n_warnings;
@@ -122,5 +140,38 @@ int ferry_vmx_parse (const char *text, size_t len, const char *name,
                      const char *dir, struct ferry_vm *out);
 int ferry_ovf_parse (const char *text, size_t len, const char *name,
                      const char *dir, struct ferry_vm *out);
+/* The same for one VirtualSystem of a VirtualSystemCollection (vApp):
+ * vm_name matches its Name or ovf:id.  NULL takes the only system; with
+ * several, the error lists their names. */
+int ferry_ovf_parse_select (const char *text, size_t len, const char *name,
+                            const char *dir, const char *vm_name,
+                            struct ferry_vm *out);
+
+/* The snapshot list of a .vmx: the .vmsd text (same syntax as a .vmx)
+ * named name.  Adds vm->snapshots, sets has_snapshots when there is one
+ * and warns that snapshots are not kept.  0, or -1 with an error naming
+ * the file and line (vm keeps what it had). */
+int ferry_vmsd_parse (const char *text, size_t len, const char *name,
+                      struct ferry_vm *vm);
+
+struct ferry_source_opts;
+
+/* Read a VM description from src: a local .vmx/.ovf path or an http(s)
+ * URL to one (fetched with o, which may be NULL).  Disk paths are resolved
+ * next to the description: local paths, or URLs built like the VMDK
+ * extent siblings (the dcPath/dsName query kept; "[ds] dir/x.vmdk" and
+ * /vmfs/volumes/ds/dir/x.vmdk datastore paths mapped to the ESXi /folder
+ * URL of that datastore; '..' refused).  For a .vmx the .vmsd next to it
+ * is read when it exists.  vm_name picks one VirtualSystem of an OVF
+ * VirtualSystemCollection (NULL: the only one; an error lists the names
+ * when there are several).  0, or -1 with the error set. */
+int ferry_vm_load (const char *src, const struct ferry_source_opts *o,
+                   const char *vm_name, struct ferry_vm *out);
+
+/* The .vmsd next to the .vmx at src (path or URL) into vm, as
+ * ferry_vm_load does: missing is fine, unreadable or invalid is a warning
+ * in vm.  -1 only when out of memory. */
+int ferry_vm_load_vmsd (const char *src, const struct ferry_source_opts *o,
+                        struct ferry_vm *vm);
 
 #endif

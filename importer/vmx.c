@@ -27,6 +27,7 @@
 
 #include "common/error.h"
 #include "importer/vm.h"
+#include "importer/vmx_kv.h"
 
 /* Limits that keep numbers meaningful (and arithmetic on them safe). */
 #define VMX_MAX_MEMORY_MIB (UINT64_C (16) * 1024 * 1024) /* 16 TiB */
@@ -1299,4 +1300,73 @@ ferry_vmx_parse (const char *text, size_t len, const char *name,
   vmx_free (&v);
   ferry_vm_free (out);
   return -1;
+}
+
+/* ---- the key/value reader on its own (importer/vmx_kv.h) -------------- */
+
+struct ferry_vmx_kv {
+  struct vmx v;
+};
+
+int
+ferry_vmx_kv_parse (const char *text, size_t len, const char *name,
+                    struct ferry_vmx_kv **out)
+{
+  struct ferry_vmx_kv *kv = calloc (1, sizeof *kv);
+  const struct ent *enc;
+
+  *out = NULL;
+  if (!kv)
+    return oom ();
+  kv->v.name = name;
+  if (tokenize (&kv->v, text, len) < 0)
+    goto err;
+  enc = get (&kv->v, ".encoding");
+  if (enc && !is_utf8_name (enc->value) && convert_encoding (&kv->v, enc) < 0)
+    goto err;
+  *out = kv;
+  return 0;
+
+ err:
+  ferry_vmx_kv_free (kv);
+  return -1;
+}
+
+size_t
+ferry_vmx_kv_count (const struct ferry_vmx_kv *kv)
+{
+  return kv->v.n;
+}
+
+const char *
+ferry_vmx_kv_at (const struct ferry_vmx_kv *kv, size_t i, const char **value,
+                 unsigned *line)
+{
+  const struct ent *e = &kv->v.e[i];
+
+  if (value)
+    *value = e->value;
+  if (line)
+    *line = e->line;
+  return e->key;
+}
+
+const char *
+ferry_vmx_kv_get (const struct ferry_vmx_kv *kv, const char *key,
+                  unsigned *line)
+{
+  const struct ent *e = get (&kv->v, key);
+
+  if (e && line)
+    *line = e->line;
+  return e ? e->value : NULL;
+}
+
+void
+ferry_vmx_kv_free (struct ferry_vmx_kv *kv)
+{
+  if (!kv)
+    return;
+  vmx_free (&kv->v);
+  free (kv);
 }

@@ -28,8 +28,11 @@ top = {"source": str, "source_format": str, "name": str, "uuid": S,
        "cores_per_socket": int, "firmware": str, "secure_boot": bool,
        "nested_hv": bool, "vtpm": bool, "has_snapshots": bool,
        "usb_devices": int, "controllers": list, "disks": list, "nics": list,
-       "serials": list, "warnings": list}
-sub = {"controllers": {"bus": str, "index": int, "model": S, "present": bool,
+       "serials": list, "warnings": list, "snapshot_file": S,
+       "snapshots": list}
+sub = {"snapshots": {"uid": int, "parent": (int, type(None)), "name": str,
+                     "description": S, "current": bool},
+       "controllers": {"bus": str, "index": int, "model": S, "present": bool,
                        "shared_bus": bool},
        "disks": {"kind": str, "bus": str, "controller": int, "unit": int,
                  "file": S, "path": S, "device_type": S, "mode": S,
@@ -102,6 +105,17 @@ check esxi8-windows.vmx \
   '[c["model"] for c in vm["controllers"] if c["bus"] == "scsi"] == ["lsisas1068"]' \
   'len(disks) == 2' 'macs == ["00:50:56:b1:22:33"]'
 
+# The .vmsd next to it: the snapshot list, the current one marked.
+check esxi7-snapshots.vmx \
+  'vm["has_snapshots"]' 'vm["snapshot_file"].endswith("esxi7-snapshots.vmsd")' \
+  '[s["name"] for s in vm["snapshots"]] == ["before upgrade", "after upgrade \"ok\""]' \
+  '[s["current"] for s in vm["snapshots"]] == [False, True]' \
+  '[s["parent"] for s in vm["snapshots"]] == [None, 1]' \
+  'vm["snapshots"][0]["description"] == "Debian 11 as installed"' \
+  'disks[0]["file"] == "db02-000002.vmdk"' \
+  'any("current: \"after upgrade" in w for w in vm["warnings"])'
+check esxi67-bios.vmx 'vm["snapshots"] == []' 'vm["snapshot_file"] is None'
+
 note "good .ovf fixtures"
 check vmware-export.ovf \
   'vm["source_format"] == "ovf"' 'vm["name"] == "app01"' \
@@ -118,6 +132,15 @@ check virtualbox-export.ovf \
   '[d["bus"] for d in disks] == ["sata", "sata"]' \
   'macs == ["08:00:27:d1:e2:f3", "08:00:27:a4:b5:c6"]' \
   '[n["model"] for n in vm["nics"]] == ["e1000", "vlance"]'
+
+# A vApp: one system chosen with --vm; without it the names are listed.
+cp vapp-collection.ovf vapp.ovf
+run_ferry inspect --json --vm shop-web vapp.ovf > vapp.json
+python3 -c 'import json,sys; v = json.load(open("vapp.json")); assert v["name"] == "shop-web" and v["vcpus"] == 2 and v["nics"][0]["mac"] == "00:50:56:8a:00:01", v' \
+  || fail "vApp --vm shop-web"
+expect_fail 1 "shop-web, shop-db" "$FERRY" inspect vapp.ovf
+expect_msg "choose one with --vm NAME"
+expect_fail 1 'no VirtualSystem named "x"' "$FERRY" inspect --vm x vapp.ovf
 
 note "malformed fixtures: exit 1, one line naming the file and the reason"
 bad () { # bad FILE REGEX
