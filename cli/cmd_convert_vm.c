@@ -492,8 +492,22 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     goto out_nofail;
 
   const char *src = argv[optind];
-  if ((is_ova = is_ova_name (src))) {
-    struct ferry_transport *tr = ferry_transport_open_opts (src, &so.o);
+  /* Standard input has no name to go by: an OVA (possibly compressed) is
+   * recognised by its tar header. */
+  struct ferry_transport *stdin_tr = NULL;
+  if (strcmp (src, "-") == 0) {
+    if (!(stdin_tr = ferry_transport_open_opts (src, &so.o)))
+      goto fail;
+    if (!ferry_ova_probe (stdin_tr)) {
+      ferry_transport_close (stdin_tr);
+      ferry_error (FERRY_E_INPUT, "standard input: not an OVA (tar) "
+                   "archive; a .vmx or .ovf is read from its file or URL");
+      goto fail;
+    }
+  }
+  if ((is_ova = stdin_tr || is_ova_name (src))) {
+    struct ferry_transport *tr
+        = stdin_tr ? stdin_tr : ferry_transport_open_opts (src, &so.o);
     if (!tr || !(ova = ferry_ova_open (tr, verify, &g->log))
         || ova_read_ovf (ova, src, &vm, &text, &len, &two_pass, vm_select) < 0)
       goto fail;

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "converters/format.h"
+#include "importer/decompress.h"
 
 /* The registry: one line per format. */
 static const struct ferry_format_ops *const formats[] = {
@@ -73,8 +74,15 @@ ferry_disk_open (struct ferry_transport *t, const struct ferry_open_opts *o)
     return NULL;
   }
   if (opts.sequential && !ops->stream) {
-    ferry_error (FERRY_E_INPUT, "%s: %s cannot be read sequentially", t->name,
-                 ops->name);
+    const char *z = ferry_transport_compression (t);
+    if (z)
+      ferry_error (FERRY_E_INPUT, "%s: a %s-compressed %s image cannot be "
+                   "converted while it is decompressed (%s needs random "
+                   "access); decompress it first and convert the result",
+                   t->name, z, ops->name, ops->name);
+    else
+      ferry_error (FERRY_E_INPUT, "%s: %s cannot be read sequentially",
+                   t->name, ops->name);
     ferry_transport_close (t);
     return NULL;
   }

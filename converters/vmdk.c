@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "converters/vmdk.h"
+#include "importer/decompress.h"
 
 #define MAX_CHAIN 255
 
@@ -508,22 +509,30 @@ open_stream (struct ferry_disk *d, struct vmdk *v)
   uint8_t h[512];
   uint64_t cap;
   uint32_t flags;
+  const char *z;
 
   if (ferry_transport_pread (t, h, sizeof h, 0) < 0)
     return -1;
+  /* A compressed file is a stream too, but the fix differs: say it. */
+  z = ferry_transport_compression (t);
   if (vmdk_le32 (h) != VMDK4_MAGIC)
     return ferry_error (FERRY_E_INPUT, "%s: only a streamOptimized VMDK can be "
-                        "read as a stream (this is a %s)", t->name,
+                        "read as a stream (this is a %s)%s%s%s", t->name,
                         vmdk_le32 (h) == VMDK_COWD_MAGIC ? "COWD file"
                                                          : "VMDK descriptor or "
-                                                           "other VMDK file");
+                                                           "other VMDK file",
+                        z ? "; it is " : "", z ? z : "",
+                        z ? "-compressed: decompress it first and convert "
+                            "the result" : "");
   flags = vmdk_le32 (h + 8);
   cap = vmdk_le64 (h + 12);
   if (!(flags & (1u << 16)) || !(flags & (1u << 17)))
     return ferry_error (FERRY_E_INPUT, "%s: only a streamOptimized VMDK can be "
                         "read as a stream (header flags 0x%08" PRIx32 " at "
-                        "offset 8 say it is not compressed with markers)",
-                        t->name, flags);
+                        "offset 8 say it is not compressed with markers)%s%s%s",
+                        t->name, flags, z ? "; the file is " : "", z ? z : "",
+                        z ? "-compressed: decompress it first and convert "
+                            "the result" : "");
   if (cap == 0 || cap > VMDK_MAX_CAPACITY / VMDK_SECTOR)
     return ferry_error (FERRY_E_INPUT, "%s: header: capacity %" PRIu64
                         " sectors at offset 12 is %s", t->name, cap,

@@ -8,7 +8,9 @@
 # extent file of a twoGbMaxExtentSparse disk (a KDMV file without an
 # embedded descriptor), and the descriptor text of monolithicFlat and
 # twoGbMaxExtentSparse disks (*.descriptor).  With python3: hand-made COWD
-# (vmfsSparse) and SESparse files.  Whatever tool is missing is skipped
+# (vmfsSparse) and SESparse files.  With gzip/xz/zstd/bzip2: compressed
+# copies of a small raw file and of the streamOptimized seed (*.gz, *.xz,
+# *.zst, *.bz2).  Whatever tool is missing is skipped
 # with a note; the script fails only if DIR cannot be written.
 set -u
 
@@ -140,4 +142,21 @@ EOF
 else
   note "python3 not found: no COWD/SESparse seeds"
 fi
+
+# Compressed copies of a small raw image and of the streamOptimized seed,
+# for the decompressing transport.
+printf 'ferry seed %0500d\n' 0 > "$tmp/small.raw"
+seq 1 15000 | head -c 70000 >> "$tmp/small.raw"
+for src in "$tmp/small.raw" "$dir/stream-optimized.vmdk"; do
+  [ -f "$src" ] || continue
+  b=$(basename "$src")
+  for z in gzip:gz xz:xz zstd:zst bzip2:bz2; do
+    prog=${z%%:*}
+    if command -v "$prog" >/dev/null 2>&1; then
+      "$prog" -c < "$src" > "$dir/$b.${z#*:}" || note "$prog failed"
+    else
+      note "$prog not found: no .${z#*:} seeds"
+    fi
+  done
+done
 exit 0

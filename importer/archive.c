@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "importer/archive.h"
+#include "importer/decompress.h"
 
 #define OVA_RBUF (1024 * 1024)
 #define OVA_MANIFEST_MAX (1024 * 1024)
@@ -442,8 +443,8 @@ static const struct ferry_transport_ops member_ops = {
   .close = member_close,
 };
 
-struct ferry_transport *
-ferry_ova_member_open (struct ferry_ova *a)
+static struct ferry_transport *
+member_open_stored (struct ferry_ova *a)
 {
   struct member_priv *p;
   struct ferry_transport *t;
@@ -472,6 +473,16 @@ ferry_ova_member_open (struct ferry_ova *a)
   return t;
 }
 
+/* Members may be stored compressed (an OVF File with ovf:compression, or
+ * simply a .gz/.xz/.zst file): they are decompressed as they pass, while
+ * the digests are of the bytes as stored, which is what the manifest
+ * lists. */
+struct ferry_transport *
+ferry_ova_member_open (struct ferry_ova *a)
+{
+  return ferry_decompress_wrap (member_open_stored (a), a->log);
+}
+
 char *
 ferry_ova_member_read_all (struct ferry_ova *a, size_t max, size_t *len)
 {
@@ -485,7 +496,7 @@ ferry_ova_member_read_all (struct ferry_ova *a, size_t max, size_t *len)
                  (unsigned long long) a->cur_size, max);
     return NULL;
   }
-  if (!(t = ferry_ova_member_open (a)))
+  if (!(t = member_open_stored (a)))
     return NULL;
   if (!(buf = malloc ((size_t) a->cur_size + 1))) {
     ferry_transport_close (t);
@@ -653,6 +664,29 @@ ferry_ova_next (struct ferry_ova *a, struct ferry_ova_member *m)
     m->index = a->cur_index;
     return 1;
   }
+}
+
+bool
+ferry_ova_probe (struct ferry_transport *t)
+{
+  unsigned char h[512];
+  size_t done = 0;
+
+  /* A tar header block: "ustar" at offset 257 (POSIX and GNU forms). */
+  if (!t->ops->pread_partial) {
+    int64_t size = ferry_transport_size (t);
+    if (size < (int64_t) sizeof h || ferry_transport_pread (t, h, sizeof h, 0) < 0)
+      return false;
+    done = sizeof h;
+  }
+  while (done < sizeof h) {
+    int64_t r = t->ops->pread_partial (t, h + done, sizeof h - done, done);
+    if (r <= 0)
+      break;
+    done += (size_t) r;
+  }
+  ferry_error_clear ();
+  return done == sizeof h && memcmp (h + 257, "ustar", 5) == 0;
 }
 
 bool

@@ -42,7 +42,8 @@ struct ferry_ova *ferry_ova_open (struct ferry_transport *src, bool verify,
  * -1 on error (bad entry, digest mismatch, truncated archive). */
 int ferry_ova_next (struct ferry_ova *a, struct ferry_ova_member *m);
 
-/* A new sequential transport over the current member's bytes; close it
+/* A new sequential transport over the current member's bytes, decompressed
+ * if the member is compressed (see importer/decompress.h); close it
  * with ferry_transport_close (ferry_disk_close does).  It fails reads once
  * the walk has moved on.  At most one open per member. */
 struct ferry_transport *ferry_ova_member_open (struct ferry_ova *a);
@@ -55,6 +56,10 @@ int ferry_ova_member_end (struct ferry_ova *a);
 /* Read the whole current member into a NUL-terminated buffer (at most max
  * bytes).  Free with free(). */
 char *ferry_ova_member_read_all (struct ferry_ova *a, size_t max, size_t *len);
+
+/* True if t starts with a tar header block (an OVA read from a stream,
+ * which has no name to go by).  Reads only the re-readable head. */
+bool ferry_ova_probe (struct ferry_transport *t);
 
 /* True once a manifest member was found. */
 bool ferry_ova_has_manifest (const struct ferry_ova *a);

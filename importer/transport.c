@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "common/error.h"
+#include "importer/decompress.h"
 #include "importer/http.h"
 
 struct ferry_transport *
@@ -80,7 +81,7 @@ ferry_transport_open_opts (const char *source,
       .cookie = o->cookie,
       .log = o->log,
     };
-    return ferry_http_open (source, &h);
+    return ferry_decompress_wrap (ferry_http_open (source, &h), o->log);
   }
   /* Other schemes arrive with their own transports; until then a URL is a
    * clear error rather than a confusing "file not found". */
@@ -92,7 +93,7 @@ ferry_transport_open_opts (const char *source,
     free (name);
     return NULL;
   }
-  return ferry_file_open (source);
+  return ferry_decompress_wrap (ferry_file_open (source), o->log);
 }
 
 struct ferry_transport *

@@ -120,7 +120,9 @@ struct ferry_transport *ferry_nbd_open_opts (const char *uri,
 /* Open SOURCE by its shape: an NBD URI, an http(s) URL, a local path, or
  * "-".  o may be NULL (defaults).  An HTTP server that ignores Range
  * requests gives a sequential transport (t->sequential, see
- * ferry_transport_no_ranges). */
+ * ferry_transport_no_ranges).  A file or URL whose bytes are gzip, xz, zstd
+ * or bzip2 compressed is returned decompressed, as a sequential transport
+ * (importer/decompress.h). */
 struct ferry_transport *ferry_transport_open_opts (const char *source,
                                                   const struct ferry_source_opts *o);
 struct ferry_transport *ferry_transport_open (const char *source);
