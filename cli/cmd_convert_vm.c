@@ -44,6 +44,7 @@ enum {
   OPT_NO_VERIFY,
   OPT_NO_GUESTFIX,
   OPT_VM,
+  OPT_VIRTIO_WIN,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +60,7 @@ static const struct option long_opts[] = {
   { "force", no_argument, NULL, OPT_FORCE },
   { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
   { "no-guestfix", no_argument, NULL, OPT_NO_GUESTFIX },
+  { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
   { "vm", required_argument, NULL, OPT_VM },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "threads", required_argument, NULL, OPT_THREADS },
@@ -105,6 +107,8 @@ usage (FILE *f)
     "      --no-guestfix          do not convert the guest (see 'ferry guestfix';\n"
     "                             by default the boot disk is fixed after the\n"
     "                             copy and the result goes into the report)\n"
+    "      --virtio-win=PATH      Windows guests: the virtio-win ISO or\n"
+    "                             directory (default: $VIRTIO_WIN)\n"
     "      --vm=NAME              an OVF VirtualSystemCollection (vApp): convert\n"
     "                             the VirtualSystem NAME (Name or ovf:id)\n"
     "      --overwrite            replace existing disk files in DIR\n"
@@ -373,6 +377,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   bool force = false, want_progress = false, verify = true, two_pass = false;
   bool guestfix = true, guest_failed = false;
   const char *vm_select = NULL; /* --vm: one system of an OVF vApp */
+  const char *virtio_win = NULL; /* --virtio-win, for Windows guests */
   char guest_err[1024] = "", *guest_json = NULL;
   bool is_ova = false;
   struct ferry_ova *ova = NULL;
@@ -445,6 +450,7 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     case OPT_NO_VERIFY: verify = false; break;
     case OPT_NO_GUESTFIX: guestfix = false; break;
     case OPT_VM: vm_select = optarg; break;
+    case OPT_VIRTIO_WIN: virtio_win = optarg; break;
     case OPT_OVERWRITE: to.overwrite = true; break;
     case OPT_THREADS:
       if (cli_parse_size (optarg, &v) < 0 || v == 0 || v > 64) {
@@ -597,7 +603,8 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
    * failure leaves the disks as copied; the report says what failed. */
   if (guestfix && n_order > 0 && vm.disks[order[0]].target_path) {
     struct guestfix_opts go = { .disk = vm.disks[order[0]].target_path,
-                                .format = to.format, .log = &g->log };
+                                .format = to.format, .log = &g->log,
+                                .virtio_win = virtio_win };
     struct guestfix_result gr;
     json_object *j;
 

@@ -24,7 +24,10 @@ usage (FILE *f)
     "persistent-net rules go; VMware tools are removed or disabled; virtio\n"
     "drivers are added to the initramfs configuration and every initramfs\n"
     "is regenerated; a first-boot unit installs qemu-guest-agent; SELinux\n"
-    "guests are relabelled at first boot.  Linux guests only for now.\n"
+    "guests are relabelled at first boot.  Windows guests get the virtio\n"
+    "drivers from virtio-win (the boot disk driver registered to start at\n"
+    "boot) and a first-boot service that installs the rest, the guest\n"
+    "agent, removes VMware Tools and brings offline disks online.\n"
     "\n"
     "Every change goes to a qcow2 overlay over DISK, run through the\n"
     "libguestfs appliance (no network; TCG when KVM is unusable), and is\n"
@@ -36,6 +39,8 @@ usage (FILE *f)
     "                          the qcow2 magic, else raw)\n"
     "      --root=DEVICE       the root to convert when DISK holds several\n"
     "                          operating systems (e.g. /dev/sda2)\n"
+    "      --virtio-win=PATH   Windows guests: the virtio-win ISO or directory\n"
+    "                          (default: $VIRTIO_WIN)\n"
     "  -n, --dry-run           do everything in the overlay, print the\n"
     "                          changes, then discard them\n"
     "      --json              print the result as one JSON object\n"
@@ -46,12 +51,13 @@ usage (FILE *f)
     "  -h, --help              this text\n"
     "\n"
     "Exit codes: 0 success, 1 the disk holds no usable guest (no OS, several\n"
-    "without --root, a filesystem that needs recovery, not Linux),\n"
+    "without --root, a filesystem that needs recovery, neither Linux nor\n"
+    "Windows, hibernated Windows, virtio-win without the boot disk driver),\n"
     "2 usage, 3 the disk or overlay cannot be written, 4 system (libguestfs\n"
     "cannot start).\n");
 }
 
-enum { OPT_FORMAT = 256, OPT_ROOT, OPT_JSON, OPT_TMPDIR };
+enum { OPT_FORMAT = 256, OPT_ROOT, OPT_JSON, OPT_TMPDIR, OPT_VIRTIO_WIN };
 
 static const struct option long_opts[] = {
   { "format", required_argument, NULL, OPT_FORMAT },
@@ -59,6 +65,7 @@ static const struct option long_opts[] = {
   { "dry-run", no_argument, NULL, 'n' },
   { "json", no_argument, NULL, OPT_JSON },
   { "tmpdir", required_argument, NULL, OPT_TMPDIR },
+  { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -122,6 +129,7 @@ cmd_guestfix (int argc, char **argv, struct cli_common *g)
     case 'n': o.dry_run = true; break;
     case OPT_JSON: json = true; break;
     case OPT_TMPDIR: o.tmpdir = optarg; break;
+    case OPT_VIRTIO_WIN: o.virtio_win = optarg; break;
     case 'v': g->log.level++; break;
     case 'q': g->log.level = FERRY_LOG_ERROR; break;
     case 'h': usage (stdout); return 0;

@@ -30,6 +30,15 @@ static const struct {
   { "linux-selinux", gf_linux_selinux },
 };
 
+static const struct {
+  const char *name;
+  int (*fn) (struct gf_ctx *);
+} windows_steps[] = {
+  { "windows-virtio", gf_windows_virtio },
+  { "windows-registry", gf_windows_registry },
+  { "windows-firstboot", gf_windows_firstboot },
+};
+
 static double
 now (void)
 {
@@ -98,7 +107,15 @@ run_steps (struct gf_ctx *c)
   if (gf_mount (c) < 0 || injected_failure (c) < 0)
     return -1;
 
-  for (size_t i = 0; i < sizeof linux_steps / sizeof linux_steps[0]; i++) {
+  for (size_t i = 0; i < sizeof windows_steps / sizeof windows_steps[0]
+                     && c->win; i++) {
+    c->step = windows_steps[i].name;
+    ferry_debug (c->log, "guestfix: step %s", c->step);
+    if (windows_steps[i].fn (c) < 0 || injected_failure (c) < 0)
+      return -1;
+  }
+  for (size_t i = 0; i < sizeof linux_steps / sizeof linux_steps[0]
+                     && !c->win; i++) {
     c->step = linux_steps[i].name;
     ferry_debug (c->log, "guestfix: step %s", c->step);
     if (linux_steps[i].fn (c) < 0 || injected_failure (c) < 0)
@@ -150,6 +167,7 @@ guestfix_run (const struct guestfix_opts *opts, struct guestfix_result *r)
    * then goes, and with it every change. */
   gf_handle_close (&c);
   gf_overlay_discard (&c);
+  gf_windows_free (c.win);
   gf_free_strings (c.apps);
   free (c.apps_error);
   r->total_seconds = now () - t0;

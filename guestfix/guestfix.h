@@ -12,6 +12,7 @@
  *   check (the disk and options), overlay, launch, inspect, mount,
  *   linux-devices, linux-lvm, linux-network, linux-vmware-tools,
  *   linux-initramfs, linux-bootloader, linux-firstboot, linux-selinux,
+ *   windows-virtio, windows-registry, windows-firstboot (Windows guests),
  *   unmount, commit
  */
 #ifndef FERRY_GUESTFIX_GUESTFIX_H
@@ -35,6 +36,10 @@ struct guestfix_opts {
   const char *tmpdir;        /* where the overlay goes; NULL: $TMPDIR or
                                 /var/tmp */
   const struct ferry_log *log;
+  /* virtio-win drivers for Windows guests: an ISO (read with libarchive,
+   * never mounted) or a directory with the same layout; NULL: the
+   * VIRTIO_WIN environment variable. */
+  const char *virtio_win;
 };
 
 /* One change made to the guest (or that would be made with dry_run). */

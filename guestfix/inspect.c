@@ -1,5 +1,6 @@
 /* ferry guestfix: find the guest operating system, refuse what cannot be
- * changed safely, and mount it. */
+ * changed safely, and mount it.  Windows guests go on in
+ * windows_inspect.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,9 +143,11 @@ gf_inspect (struct gf_ctx *c)
               r->distro ? r->distro : "unknown distribution", r->major,
               r->minor, r->root);
 
+  if (r->os_type && strcmp (r->os_type, "windows") == 0)
+    return gf_windows_inspect (c);
   if (!r->os_type || strcmp (r->os_type, "linux") != 0)
     return ferry_error (FERRY_E_INPUT, "%s: the guest on %s is %s; ferry "
-                        "guestfix handles Linux guests only so far", c->disk,
+                        "guestfix handles Linux and Windows guests", c->disk,
                         r->root, r->os_type ? r->os_type : "of unknown type");
 
   return 0;

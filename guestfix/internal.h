@@ -25,6 +25,7 @@ struct gf_ctx {
   bool commit_started;       /* the target may have been written */
   char **apps;               /* installed package names (gf_applications) */
   char *apps_error;          /* why they could not be listed */
+  struct gf_windows *win;    /* Windows guests: facts and plan (windows_*.c) */
 };
 
 /* ---- result.c ---- */
@@ -130,6 +131,16 @@ int gf_linux_initramfs (struct gf_ctx *c);
 int gf_linux_bootloader (struct gf_ctx *c);
 int gf_linux_firstboot (struct gf_ctx *c);
 int gf_linux_selinux (struct gf_ctx *c);
+
+/* ---- windows_*.c: the Windows steps ---- */
+/* After inspection of a Windows root: read the facts the steps need
+ * (system root, hives, control set, build, variant, arch) and refuse a
+ * hibernated guest (or one shut down with Fast Startup). */
+int gf_windows_inspect (struct gf_ctx *c);
+void gf_windows_free (struct gf_windows *w);
+int gf_windows_virtio (struct gf_ctx *c);
+int gf_windows_registry (struct gf_ctx *c);
+int gf_windows_firstboot (struct gf_ctx *c);
 
 /* The modules every initramfs needs to boot from virtio. */
 extern const char *const gf_virtio_modules[];
