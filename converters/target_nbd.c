@@ -442,7 +442,11 @@ nbd_t_finish (struct ferry_target *t)
     return -1;
   /* A clean disconnect: the server sees every request completed. */
   for (int i = 0; i < p->n; i++) {
-    int r = ferry_nbd_disconnect (p->h[i], p->timeout_ms);
+    int r;
+    if (!p->h[i]) /* dropped after a timeout: the copy has failed */
+      return ferry_error (FERRY_E_OUTPUT, "%s: disconnect: the connection "
+                          "was dropped after a timeout", t->path);
+    r = ferry_nbd_disconnect (p->h[i], p->timeout_ms);
     if (r == FERRY_NBD_TIMEOUT)
       return ferry_error (FERRY_E_OUTPUT, "%s: disconnect: the NBD server "
                           "did not close the connection within %d s",
