@@ -235,6 +235,13 @@ disk_url (const char *url, const char *name, const char *file)
                  file);
     return NULL;
   }
+  else if (strstr (file, "://")) {
+    /* The description must not send the source options (credentials,
+     * cookie) to another server. */
+    ferry_error (FERRY_E_INPUT, "%s: disk '%s' is a URL of its own; disks "
+                 "are fetched only next to the description", name, file);
+    return NULL;
+  }
   else
     rest = file;
   if ((file[0] == '[' || file[0] == '/') && !ds) {

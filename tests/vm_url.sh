@@ -112,6 +112,11 @@ mkdir -p ds1/vm3
 sed -e 's/"vm1"/"vm3"/' -e 's/vm1-000001.vmdk/..\/vm1\/vm1.vmdk/' \
     -e '/scsi0:1/d' ds1/vm1/vm1.vmx > ds1/vm3/vm3.vmx
 
+# vm4: a disk that is a URL of its own.
+mkdir -p ds1/vm4
+sed -e 's/"vm1"/"vm4"/' -e 's|vm1-000001.vmdk|http://127.0.0.1:1/x.vmdk|' \
+    -e '/scsi0:1/d' ds1/vm1/vm1.vmx > ds1/vm4/vm4.vmx
+
 # ---- a plain web server: an OVF and a vApp ----
 sed -e 's/ovf:capacity="40" ovf:capacityAllocationUnits="byte \* 2^30"/ovf:capacity="64" ovf:capacityAllocationUnits="byte * 2^20"/' \
     -e 's/ovf:capacity="100" ovf:capacityAllocationUnits="byte \* 2^30"/ovf:capacity="32" ovf:capacityAllocationUnits="byte * 2^20"/' \
@@ -184,6 +189,14 @@ note "ok: a 404 disk is a clear error, no outputs"
 # A disk outside the VM's folder.
 expect_fail 1 "'..'" "$FERRY" convert -q --no-guestfix "$base/folder/vm3/vm3.vmx?$q" -o out3
 if ls out3/* > /dev/null 2>&1; then fail "'..': outputs left behind"; fi
+
+# A disk given as a URL of its own (credentials must not follow it).
+expect_fail 1 "is a URL of its own" "$FERRY" convert -q --no-guestfix "$base/folder/vm4/vm4.vmx?$q" -o out3a
+[[ ! -e out3a ]] || fail "a refused description created the output directory"
+sed 's|ovf:href="app01-disk1.vmdk"|ovf:href="http://127.0.0.1:1/app01-disk1.vmdk"|' \
+  www/app/app01.ovf > www/app/elsewhere.ovf
+expect_fail 1 "refused: it is a URL" "$FERRY" convert -q --no-guestfix "$base/app/elsewhere.ovf" -o out3b
+[[ ! -e out3b ]] || fail "a refused description created the output directory"
 
 # ---- an OVF on a plain web server ----
 run_ferry convert -q --no-guestfix "$base/app/app01.ovf" -o out4
