@@ -182,6 +182,7 @@ expect_fail 1 "cannot be read twice" "$FERRY" convert --no-guestfix "http://127.
 no_disks out10b
 note "ok: streamed over HTTP without Range"
 
+need gzip xz
 # 11. Compressed disk members: disk 1 gzip'd with ovf:compression="gzip"
 #     (the href names the stored file), disk 2 gzip'd under its plain name
 #     (recognised by its magic bytes).  The manifest lists the digests of
@@ -209,12 +210,17 @@ expect_msg 'SHA256 digest mismatch'
 no_disks out11b
 note "ok: gzip-compressed members, manifest over the stored bytes"
 
-# 12. An OVA on standard input, plain and gzip-compressed as a whole;
-#     something else on standard input is refused.
+# 12. An OVA on standard input, plain and gzip-compressed as a whole, and
+#     an xz-compressed .ova.xz file; something else on standard input is
+#     refused.
 run_ferry convert --no-guestfix - -o out12 < good.ova > stdout
 check_out out12
 gzip -c gz.ova | run_ferry convert --no-guestfix - -o out12b > stdout
 check_out out12b
+# A compressed OVA file: its name ends in .xz, its content decides.
+xz -T1 -c good.ova > whole.ova.xz
+run_ferry convert --no-guestfix whole.ova.xz -o out12d > stdout
+check_out out12d
 expect_fail 1 "not an OVA" "$FERRY" convert --no-guestfix - -o out12c < app01.ovf
 no_disks out12c
 note "ok: OVA from standard input"
