@@ -498,16 +498,24 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     goto out_nofail;
 
   const char *src = argv[optind];
-  /* Standard input has no name to go by: an OVA (possibly compressed) is
-   * recognised by its tar header. */
+  /* Standard input has no name to go by, and a compressed OVA's name
+   * (app.ova.gz) ends otherwise: an OVA is recognised by its tar header. */
   struct ferry_transport *stdin_tr = NULL;
-  if (strcmp (src, "-") == 0) {
+  size_t zl = strlen (src);
+  bool zname = false;
+  static const char *const zsuf[] = { ".gz", ".xz", ".zst", ".bz2" };
+  for (size_t k = 0; k < sizeof zsuf / sizeof zsuf[0]; k++)
+    if (zl > strlen (zsuf[k])
+        && strcasecmp (src + zl - strlen (zsuf[k]), zsuf[k]) == 0)
+      zname = true;
+  if (strcmp (src, "-") == 0 || zname) {
     if (!(stdin_tr = ferry_transport_open_opts (src, &so.o)))
       goto fail;
     if (!ferry_ova_probe (stdin_tr)) {
       ferry_transport_close (stdin_tr);
-      ferry_error (FERRY_E_INPUT, "standard input: not an OVA (tar) "
-                   "archive; a .vmx or .ovf is read from its file or URL");
+      ferry_error (FERRY_E_INPUT, "%s: not an OVA (tar) archive; a .vmx or "
+                   ".ovf is read from its file or URL",
+                   zname ? src : "standard input");
       goto fail;
     }
   }
