@@ -13,6 +13,7 @@ pkgs=(
   qemu-block-extra
   virt-v2v libxml2-utils
   ntfs-3g libwin-hivex-perl libhivex-bin xorriso
+  debootstrap qemu-system-x86 seabios
   gzip xz-utils zstd bzip2
 )
 
