@@ -25,6 +25,7 @@
 #include "converters/format.h"
 #include "converters/target.h"
 #include "importer/archive.h"
+#include "guestfix/cloudinit.h"
 #include "guestfix/guestfix.h"
 #include "importer/vm.h"
 
@@ -44,6 +45,10 @@ enum {
   OPT_NO_VERIFY,
   OPT_NO_GUESTFIX,
   OPT_VM,
+  OPT_CI_USER,
+  OPT_CI_META,
+  OPT_CI_NET,
+  OPT_CI_ISO,
   OPT_VIRTIO_WIN,
 };
 
@@ -60,8 +65,12 @@ static const struct option long_opts[] = {
   { "force", no_argument, NULL, OPT_FORCE },
   { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
   { "no-guestfix", no_argument, NULL, OPT_NO_GUESTFIX },
-  { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
   { "vm", required_argument, NULL, OPT_VM },
+  { "cloud-init-user-data", required_argument, NULL, OPT_CI_USER },
+  { "cloud-init-meta-data", required_argument, NULL, OPT_CI_META },
+  { "cloud-init-network-config", required_argument, NULL, OPT_CI_NET },
+  { "cloud-init-iso", no_argument, NULL, OPT_CI_ISO },
+  { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "threads", required_argument, NULL, OPT_THREADS },
   { "progress", optional_argument, NULL, OPT_PROGRESS },
@@ -107,6 +116,15 @@ usage (FILE *f)
     "      --no-guestfix          do not convert the guest (see 'ferry guestfix';\n"
     "                             by default the boot disk is fixed after the\n"
     "                             copy and the result goes into the report)\n"
+    "      --cloud-init-user-data=FILE, --cloud-init-meta-data=FILE,\n"
+    "      --cloud-init-network-config=FILE\n"
+    "                             a cloud-init NoCloud seed (files of at most\n"
+    "                             1 MiB), written into the guest by guest\n"
+    "                             conversion; meta-data is generated from the\n"
+    "                             VM name when not given\n"
+    "      --cloud-init-iso       also write the seed as DIR/NAME-cidata.iso\n"
+    "                             and attach it (libvirt: read-only CD-ROM;\n"
+    "                             KubeVirt: a cloudInitNoCloud volume)\n"
     "      --virtio-win=PATH      Windows guests: the virtio-win ISO or\n"
     "                             directory (default: $VIRTIO_WIN)\n"
     "      --vm=NAME              an OVF VirtualSystemCollection (vApp): convert\n"
@@ -377,7 +395,11 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   bool force = false, want_progress = false, verify = true, two_pass = false;
   bool guestfix = true, guest_failed = false;
   const char *vm_select = NULL; /* --vm: one system of an OVF vApp */
+  const char *ci_user = NULL, *ci_meta = NULL, *ci_net = NULL;
+  bool ci_iso = false;
   const char *virtio_win = NULL; /* --virtio-win, for Windows guests */
+  struct ferry_cloudinit ci = { 0 };
+  char *ci_iso_path = NULL;
   char guest_err[1024] = "", *guest_json = NULL;
   bool is_ova = false;
   struct ferry_ova *ova = NULL;
@@ -450,6 +472,10 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     case OPT_NO_VERIFY: verify = false; break;
     case OPT_NO_GUESTFIX: guestfix = false; break;
     case OPT_VM: vm_select = optarg; break;
+    case OPT_CI_USER: ci_user = optarg; break;
+    case OPT_CI_META: ci_meta = optarg; break;
+    case OPT_CI_NET: ci_net = optarg; break;
+    case OPT_CI_ISO: ci_iso = true; break;
     case OPT_VIRTIO_WIN: virtio_win = optarg; break;
     case OPT_OVERWRITE: to.overwrite = true; break;
     case OPT_THREADS:
@@ -490,12 +516,26 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   }
   if (!want_progress && g->log.level > FERRY_LOG_ERROR && isatty (STDERR_FILENO))
     pmode = PROGRESS_BAR;
+  if (ci_iso && !ci_user && !ci_meta && !ci_net) {
+    fprintf (stderr, "ferry: --cloud-init-iso needs a seed: "
+             "--cloud-init-user-data, -meta-data or -network-config\n");
+    return FERRY_E_USAGE;
+  }
+  if (!guestfix && !ci_iso && (ci_user || ci_meta || ci_net)) {
+    fprintf (stderr, "ferry: the cloud-init seed is written by guest "
+             "conversion, which --no-guestfix skips; add --cloud-init-iso "
+             "to attach it as a volume instead\n");
+    return FERRY_E_USAGE;
+  }
   eo.network_map = netmap;
   eo.n_network_map = n_netmap;
   eo.storage_map = stmap;
   eo.n_storage_map = n_stmap;
   if (cli_source_finish (&so, "convert", &code) < 0)
     goto out_nofail;
+  /* The seed is read and checked before anything is copied. */
+  if (ferry_cloudinit_load (&ci, ci_user, ci_meta, ci_net, &g->log) < 0)
+    goto fail;
 
   const char *src = argv[optind];
   /* Standard input has no name to go by, and a compressed OVA's name
@@ -607,12 +647,17 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
         goto fail;
     }
 
+  /* One meta-data for the guest's seed and the ISO: named after the VM. */
+  if (ferry_cloudinit_given (&ci)
+      && ferry_cloudinit_meta (&ci, vm.name && *vm.name ? vm.name : stem) < 0)
+    goto fail;
+
   /* Guest conversion on the boot disk, in place, all or nothing.  A
    * failure leaves the disks as copied; the report says what failed. */
   if (guestfix && n_order > 0 && vm.disks[order[0]].target_path) {
     struct guestfix_opts go = { .disk = vm.disks[order[0]].target_path,
                                 .format = to.format, .log = &g->log,
-                                .virtio_win = virtio_win };
+                                .cloudinit = &ci, .virtio_win = virtio_win };
     struct guestfix_result gr;
     json_object *j;
 
@@ -629,6 +674,21 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     guestfix_result_free (&gr);
   }
 
+  if (ci_iso) {
+    if (asprintf (&ci_iso_path, "%s/%s-cidata.iso", absdir, stem) < 0) {
+      ci_iso_path = NULL;
+      ferry_error (FERRY_E_SYSTEM, "out of memory");
+      goto fail;
+    }
+    if (ferry_cloudinit_write_iso (&ci, ci_iso_path) < 0)
+      goto fail;
+    eo.cloudinit_iso = ci_iso_path;
+    eo.cloudinit_user_data = ci.user_data_given ? ci.user_data : NULL;
+    eo.cloudinit_user_data_len = ci.user_data_len;
+    eo.cloudinit_network_data = ci.network_config;
+    eo.cloudinit_network_data_len = ci.network_config_len;
+  }
+
   {
     char *x = NULL, *y = NULL, *r = NULL;
     int bad = asprintf (&x, "%s/%s.xml", absdir, stem) < 0
@@ -640,8 +700,11 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
              || ferry_emit_kubevirt_file (&vm, &eo, y) < 0
              || ferry_emit_report_file (&vm, &findings, guest_json, r) < 0)
       bad = 1;
-    else if (g->log.level > FERRY_LOG_ERROR)
+    else if (g->log.level > FERRY_LOG_ERROR) {
       printf ("%s\n%s\n%s\n", x, y, r);
+      if (ci_iso_path)
+        printf ("%s\n", ci_iso_path);
+    }
     if (!bad && guest_failed)
       ferry_error (FERRY_E_INPUT, "%s; the disks are as copied and %s says "
                    "what failed (--no-guestfix skips this stage)", guest_err,
@@ -685,5 +748,7 @@ out_nofail:
   free (absdir);
   free (order);
   free (guest_json);
+  free (ci_iso_path);
+  ferry_cloudinit_free (&ci);
   return code;
 }

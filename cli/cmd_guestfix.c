@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "common/error.h"
+#include "guestfix/cloudinit.h"
 #include "guestfix/guestfix.h"
 
 static void
@@ -44,6 +45,12 @@ usage (FILE *f)
     "  -n, --dry-run           do everything in the overlay, print the\n"
     "                          changes, then discard them\n"
     "      --json              print the result as one JSON object\n"
+    "      --cloud-init-user-data=FILE, --cloud-init-meta-data=FILE,\n"
+    "      --cloud-init-network-config=FILE\n"
+    "                          write a cloud-init NoCloud seed into the guest\n"
+    "                          (/var/lib/cloud/seed/nocloud/; files of at most\n"
+    "                          1 MiB; meta-data is generated from the guest's\n"
+    "                          host name when not given)\n"
     "      --tmpdir=DIR        where the overlay goes (default: $TMPDIR or\n"
     "                          /var/tmp)\n"
     "  -v, --verbose           more messages (twice: libguestfs debug)\n"
@@ -57,7 +64,8 @@ usage (FILE *f)
     "cannot start).\n");
 }
 
-enum { OPT_FORMAT = 256, OPT_ROOT, OPT_JSON, OPT_TMPDIR, OPT_VIRTIO_WIN };
+enum { OPT_FORMAT = 256, OPT_ROOT, OPT_JSON, OPT_TMPDIR, OPT_CI_USER,
+       OPT_CI_META, OPT_CI_NET, OPT_VIRTIO_WIN };
 
 static const struct option long_opts[] = {
   { "format", required_argument, NULL, OPT_FORMAT },
@@ -66,6 +74,9 @@ static const struct option long_opts[] = {
   { "json", no_argument, NULL, OPT_JSON },
   { "tmpdir", required_argument, NULL, OPT_TMPDIR },
   { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
+  { "cloud-init-user-data", required_argument, NULL, OPT_CI_USER },
+  { "cloud-init-meta-data", required_argument, NULL, OPT_CI_META },
+  { "cloud-init-network-config", required_argument, NULL, OPT_CI_NET },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -112,6 +123,8 @@ cmd_guestfix (int argc, char **argv, struct cli_common *g)
 {
   struct guestfix_opts o = { .log = &g->log };
   bool json = false;
+  const char *ci_user = NULL, *ci_meta = NULL, *ci_net = NULL;
+  struct ferry_cloudinit ci;
   int c;
 
   optind = 1;
@@ -130,6 +143,9 @@ cmd_guestfix (int argc, char **argv, struct cli_common *g)
     case OPT_JSON: json = true; break;
     case OPT_TMPDIR: o.tmpdir = optarg; break;
     case OPT_VIRTIO_WIN: o.virtio_win = optarg; break;
+    case OPT_CI_USER: ci_user = optarg; break;
+    case OPT_CI_META: ci_meta = optarg; break;
+    case OPT_CI_NET: ci_net = optarg; break;
     case 'v': g->log.level++; break;
     case 'q': g->log.level = FERRY_LOG_ERROR; break;
     case 'h': usage (stdout); return 0;
@@ -141,10 +157,15 @@ cmd_guestfix (int argc, char **argv, struct cli_common *g)
     return FERRY_E_USAGE;
   }
   o.disk = argv[optind];
+  /* Read and checked before the appliance starts. */
+  if (ferry_cloudinit_load (&ci, ci_user, ci_meta, ci_net, &g->log) < 0)
+    return cli_fail ();
+  o.cloudinit = &ci;
 
   struct guestfix_result r;
   guestfix_result_init (&r);
   int rc = guestfix_run (&o, &r);
+  ferry_cloudinit_free (&ci);
   if (json) {
     json_object *j = guestfix_result_json (&r);
     printf ("%s\n", json_object_to_json_string_ext (j, JSON_C_TO_STRING_PRETTY

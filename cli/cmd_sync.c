@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -24,6 +25,8 @@
 #include "converters/format.h"
 #include "converters/sync_state.h"
 #include "converters/target.h"
+#include "guestfix/cloudinit.h"
+#include "guestfix/guestfix.h"
 #include "importer/cbt.h"
 
 enum {
@@ -39,6 +42,11 @@ enum {
   OPT_PROGRESS,
   OPT_OVERWRITE,
   OPT_CHECKPOINT,
+  OPT_GUESTFIX,
+  OPT_NO_GUESTFIX,
+  OPT_CI_USER,
+  OPT_CI_META,
+  OPT_CI_NET,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +63,11 @@ static const struct option long_opts[] = {
   { "progress", optional_argument, NULL, OPT_PROGRESS },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "checkpoint-interval", required_argument, NULL, OPT_CHECKPOINT },
+  { "guestfix", no_argument, NULL, OPT_GUESTFIX },
+  { "no-guestfix", no_argument, NULL, OPT_NO_GUESTFIX },
+  { "cloud-init-user-data", required_argument, NULL, OPT_CI_USER },
+  { "cloud-init-meta-data", required_argument, NULL, OPT_CI_META },
+  { "cloud-init-network-config", required_argument, NULL, OPT_CI_NET },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -106,10 +119,21 @@ usage (FILE *f, const char *cmd)
     cmd,
     strcmp (cmd, "cutover") == 0
         ? "cutover is the final sync (the source VM stopped), the same code,\n"
-          "followed with --verify by a checksum comparison of SOURCE and DEST.\n"
+          "followed with --verify by a checksum comparison of SOURCE and DEST,\n"
+          "then by guest conversion of DEST (see 'ferry guestfix'), so the\n"
+          "final copy boots on KVM: by default when DEST holds an operating\n"
+          "system (a data disk is left as copied).  After that DEST is final:\n"
+          "STATE records the conversion and later syncs into DEST are refused.\n"
         : "",
     strcmp (cmd, "cutover") == 0
         ? "      --verify               compare checksums of SOURCE and DEST\n"
+          "      --guestfix             convert the guest on DEST; no operating\n"
+          "                             system there is an error\n"
+          "      --no-guestfix          leave DEST as copied\n"
+          "      --cloud-init-user-data=FILE, --cloud-init-meta-data=FILE,\n"
+          "      --cloud-init-network-config=FILE\n"
+          "                             a cloud-init NoCloud seed written into\n"
+          "                             the guest by the conversion\n"
         : "",
     cli_source_help);
 }
@@ -214,13 +238,76 @@ checksum_of (const char *path, const struct cli_source *so,
   return r;
 }
 
+static void
+utc_now (char *buf, size_t size)
+{
+  time_t now = time (NULL);
+  struct tm tm;
+  gmtime_r (&now, &tm);
+  strftime (buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* cutover: convert the guest on DEST in place (all or nothing, see
+ * guestfix/guestfix.h), then record in STATE that DEST is converted.
+ * REQUIRED false: a disk with no operating system is left as copied. */
+static int
+cutover_guestfix (const char *dst, struct ferry_sync_state *st,
+                  const char *state_path, bool required,
+                  struct ferry_cloudinit *ci, const struct ferry_log *log)
+{
+  struct guestfix_opts go = { .disk = dst, .format = st->format, .log = log,
+                              .cloudinit = ci };
+  struct guestfix_result gr;
+  char when[32];
+  int r;
+
+  guestfix_result_init (&gr);
+  r = guestfix_run (&go, &gr);
+  if (r < 0) {
+    if (!required && gr.failed_step && strcmp (gr.failed_step, "inspect") == 0
+        && !gr.root && gr.error
+        && strstr (gr.error, "no operating system found")) {
+      ferry_warn (log, "%s: no operating system found; guest conversion "
+                  "skipped (a data disk?  --guestfix makes this an error)",
+                  dst);
+      ferry_error_clear ();
+      r = 0;
+    }
+    else
+      ferry_error_prefix ("%s holds change id %s as copied; fix the cause "
+                          "and run the same cutover again (or "
+                          "--no-guestfix)", dst, st->change_id);
+    guestfix_result_free (&gr);
+    return r;
+  }
+  for (size_t i = 0; i < gr.n_notes; i++)
+    ferry_info (log, "guestfix: %s: %s", gr.notes[i].step, gr.notes[i].text);
+  printf ("%s: guest converted (%s): %zu changes in %.1f s\n", dst,
+          gr.product_name ? gr.product_name
+                          : gr.distro ? gr.distro : "unknown",
+          gr.n_changes, gr.total_seconds);
+  guestfix_result_free (&gr);
+  utc_now (when, sizeof when);
+  st->converted = true;
+  free (st->converted_at);
+  if (!(st->converted_at = strdup (when)))
+    return ferry_error (FERRY_E_SYSTEM, "out of memory");
+  if (ferry_sync_state_save (state_path, st) < 0)
+    return ferry_error_prefix ("%s was converted, but recording it failed",
+                               dst);
+  return 0;
+}
+
 static int
 sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
 {
   const char *state_path = NULL, *changes_path = NULL, *bitmap = NULL;
   const char *change_id = NULL, *format = NULL, *progress_arg = NULL;
   bool full = false, verify = false, want_checksum = false, overwrite = false;
-  bool want_progress = false;
+  bool want_progress = false, cutover = strcmp (cmd, "cutover") == 0;
+  int gfix = -1; /* cutover: -1 when there is an OS, 0 never, 1 always */
+  const char *ci_user = NULL, *ci_meta = NULL, *ci_net = NULL;
+  struct ferry_cloudinit ci = { 0 };
   double interval = 2.0;
   struct ferry_copy_opts co = { .sparse_size = FERRY_COPY_DEFAULT_SPARSE,
                                 .log = &g->log };
@@ -277,6 +364,11 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
       }
       break;
     case OPT_PROGRESS: want_progress = true; progress_arg = optarg; break;
+    case OPT_GUESTFIX: gfix = 1; break;
+    case OPT_NO_GUESTFIX: gfix = 0; break;
+    case OPT_CI_USER: ci_user = optarg; break;
+    case OPT_CI_META: ci_meta = optarg; break;
+    case OPT_CI_NET: ci_net = optarg; break;
     case 'v': g->log.level++; break;
     case 'q': g->log.level = FERRY_LOG_ERROR; break;
     case 'h': usage (stdout, cmd); return 0;
@@ -299,6 +391,18 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
     fprintf (stderr, "ferry: --changes and --bitmap cannot be combined\n");
     return FERRY_E_USAGE;
   }
+  if (!cutover && (gfix >= 0 || ci_user || ci_meta || ci_net)) {
+    fprintf (stderr, "ferry sync: guest conversion and cloud-init options "
+             "belong to 'ferry cutover' (the final sync)\n");
+    return FERRY_E_USAGE;
+  }
+  if (gfix == 0 && (ci_user || ci_meta || ci_net)) {
+    fprintf (stderr, "ferry cutover: the cloud-init seed is written by guest "
+             "conversion, which --no-guestfix skips\n");
+    return FERRY_E_USAGE;
+  }
+  if (ci_user || ci_meta || ci_net)
+    gfix = 1; /* a seed is asked for: the guest must be there */
   if (format && strcmp (format, "raw") != 0 && strcmp (format, "qcow2") != 0) {
     fprintf (stderr, "ferry: --format=%s: expected raw or qcow2\n", format);
     return FERRY_E_USAGE;
@@ -314,9 +418,20 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
   if (cli_source_finish (&so, cmd, &code) < 0)
     return code;
   src_name = cli_source_name (src);
+  if (ferry_cloudinit_load (&ci, ci_user, ci_meta, ci_net, &g->log) < 0)
+    goto fail;
 
   if ((loaded = ferry_sync_state_load (state_path, &st)) < 0)
     goto fail;
+  if (loaded && st.converted && !full) {
+    ferry_error (FERRY_E_USAGE, "%s: %s was converted for KVM at cutover%s%s; "
+                 "the guest's changes are in it, and syncing more source "
+                 "changes on top would mix the two: it is final (--full "
+                 "copies the whole disk again)", state_path, dst,
+                 st.converted_at ? " on " : "",
+                 st.converted_at ? st.converted_at : "");
+    goto fail;
+  }
   if (loaded && strcmp (st.target, dst) != 0) {
     ferry_error (FERRY_E_USAGE, "%s: this state belongs to the target %s, not "
                  "%s", state_path, st.target, dst);
@@ -368,6 +483,17 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
   }
   else if (ferry_changes_normalize (&ch, d->size, src_name) < 0)
     goto fail;
+  /* A cutover run again after its guest conversion failed, with the
+   * change list it applied: the copy is done, only the conversion is left.
+   * (Not for bitmaps: their change id is the bitmap's name, which does not
+   * change as the bitmap collects more writes.) */
+  if (cutover && !first && !st.in_progress && gfix != 0 && changes_path
+      && strcmp (ch.change_id, st.change_id) == 0
+      && (!ch.since || strcmp (ch.since, st.change_id) != 0)) {
+    ferry_info (&g->log, "%s already holds change id %s: nothing to copy",
+                dst, st.change_id);
+    goto convert;
+  }
   if (!first && ch.since && strcmp (ch.since, "*") != 0
       && strcmp (ch.since, st.change_id) != 0) {
     ferry_error (FERRY_E_INPUT, "%s: the changes are relative to change id %s, "
@@ -541,6 +667,15 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
   }
   else if (want_checksum)
     printf ("%s  %s\n", st.checksum, dst);
+
+convert:
+  if (cutover && gfix != 0) {
+    /* Let go of the source (a server may take one client at a time). */
+    ferry_disk_close (d);
+    d = NULL;
+    if (cutover_guestfix (dst, &st, state_path, gfix == 1, &ci, &g->log) < 0)
+      goto fail;
+  }
   goto out;
 
 fail:
@@ -557,6 +692,7 @@ out:
   free (todo);
   free (staging);
   free (src_name);
+  ferry_cloudinit_free (&ci);
   return code;
 }
 

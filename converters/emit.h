@@ -106,6 +106,16 @@ struct ferry_emit_opts {
   const char *kv_run_strategy; /* NULL: Halted */
 
   unsigned targets;            /* FERRY_TARGET_*; 0 means both */
+
+  /* A cloud-init NoCloud seed to attach (convert --cloud-init-iso); NULL:
+   * none.  libvirt: the "cidata" ISO as a read-only CD-ROM; KubeVirt: a
+   * cloudInitNoCloud volume with the user data and network data inline
+   * (base64 when not UTF-8 text).  The lengths count bytes. */
+  const char *cloudinit_iso;
+  const char *cloudinit_user_data;
+  size_t cloudinit_user_data_len;
+  const char *cloudinit_network_data;
+  size_t cloudinit_network_data_len;
 };
 
 /* Defaults: auto machine, host-passthrough, virtio, DataVolume (upload),

@@ -170,6 +170,97 @@ y_doc (struct ye *y, bool start)
   emit (y, &ev, ok);
 }
 
+/* ---- cloud-init seed (cloudInitNoCloud) ------------------------------ */
+
+/* UTF-8 text with no control characters but tab, CR and newline: what
+ * goes inline as userData / networkData. */
+static bool
+ci_is_text (const char *p, size_t n)
+{
+  const unsigned char *u = (const unsigned char *) p;
+  size_t i = 0;
+  while (i < n)
+    {
+      unsigned char c = u[i];
+      size_t k;
+      if (c < 0x80)
+        {
+          if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+            return false;
+          i++;
+          continue;
+        }
+      if (c >= 0xc2 && c <= 0xdf)
+        k = 1;
+      else if (c >= 0xe0 && c <= 0xef)
+        k = 2;
+      else if (c >= 0xf0 && c <= 0xf4)
+        k = 3;
+      else
+        return false;
+      if (n - i <= k)
+        return false;
+      for (size_t j = 1; j <= k; j++)
+        if ((u[i + j] & 0xc0) != 0x80)
+          return false;
+      /* Overlong forms, surrogates, past U+10FFFF. */
+      if ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] >= 0xa0)
+          || (c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] >= 0x90))
+        return false;
+      i += k + 1;
+    }
+  return true;
+}
+
+static char *
+ci_base64 (const char *p, size_t n)
+{
+  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                          "0123456789+/";
+  char *r = malloc ((n + 2) / 3 * 4 + 1), *o = r;
+  if (!r)
+    return NULL;
+  for (size_t i = 0; i < n; i += 3)
+    {
+      unsigned v = (unsigned char) p[i] << 16;
+      if (i + 1 < n)
+        v |= (unsigned char) p[i + 1] << 8;
+      if (i + 2 < n)
+        v |= (unsigned char) p[i + 2];
+      *o++ = t[v >> 18 & 63];
+      *o++ = t[v >> 12 & 63];
+      *o++ = i + 1 < n ? t[v >> 6 & 63] : '=';
+      *o++ = i + 2 < n ? t[v & 63] : '=';
+    }
+  *o = 0;
+  return r;
+}
+
+/* KEY: text as a literal block (libyaml falls back to a quoted scalar
+ * when the text cannot be one), or KEYBase64: the bytes encoded. */
+static int
+ci_data (struct ye *y, const char *key, const char *p, size_t n)
+{
+  char k64[32];
+  if (ci_is_text (p, n))
+    {
+      yaml_event_t ev;
+      y_str (y, key);
+      int ok = yaml_scalar_event_initialize (
+        &ev, NULL, (yaml_char_t *) "tag:yaml.org,2002:str",
+        (yaml_char_t *) p, (int) n, 0, 1, YAML_LITERAL_SCALAR_STYLE);
+      emit (y, &ev, ok);
+      return 0;
+    }
+  char *b = ci_base64 (p, n);
+  if (!b)
+    return ferry_error (FERRY_E_SYSTEM, "out of memory");
+  snprintf (k64, sizeof k64, "%sBase64", key);
+  y_kv (y, k64, b);
+  free (b);
+  return 0;
+}
+
 /* ---- the manifests ---------------------------------------------------- */
 
 struct kv {
@@ -497,6 +588,16 @@ write_vm (struct kv *k)
         }
       y_end_map (y);
     }
+  if (o->cloudinit_iso)
+    {
+      y_map (y);
+      y_kv (y, "name", "cloudinitdisk");
+      y_str (y, "disk");
+      y_map (y);
+      y_kv (y, "bus", bus);
+      y_end_map (y);
+      y_end_map (y);
+    }
   y_end_seq (y);
 
   if (n_nics > 0)
@@ -608,6 +709,30 @@ write_vm (struct kv *k)
       y_end_map (y);
       y_end_map (y);
       free (vol);
+    }
+  if (o->cloudinit_iso)
+    {
+      /* KubeVirt makes the cidata volume itself; it takes no meta-data
+       * (the instance id is the VM's).  It wants user data: an empty
+       * configuration when only network data was given. */
+      y_map (y);
+      y_kv (y, "name", "cloudinitdisk");
+      y_str (y, "cloudInitNoCloud");
+      y_map (y);
+      if (o->cloudinit_user_data)
+        {
+          if (ci_data (y, "userData", o->cloudinit_user_data,
+                       o->cloudinit_user_data_len) < 0)
+            return -1;
+        }
+      else
+        y_kv (y, "userData", "#cloud-config\n");
+      if (o->cloudinit_network_data
+          && ci_data (y, "networkData", o->cloudinit_network_data,
+                      o->cloudinit_network_data_len) < 0)
+        return -1;
+      y_end_map (y);
+      y_end_map (y);
     }
   y_end_seq (y);
 

@@ -305,6 +305,20 @@ write_disks (struct lv *lv)
       x_empty (x, "readonly", NULL);
       x_end (x);
     }
+  /* The cloud-init seed volume, found by its "cidata" label. */
+  if (lv->opts->cloudinit_iso)
+    {
+      const char *cbus = pc && lv->n_hd < 4 ? "ide" : "sata";
+      x_start (x, "disk");
+      x_attr (x, "type", "file");
+      x_attr (x, "device", "cdrom");
+      x_empty (x, "driver", "name", "qemu", "type", "raw", NULL);
+      x_empty (x, "source", "file", lv->opts->cloudinit_iso, NULL);
+      x_empty (x, "target", "dev", next_dev (lv, cbus, dev, sizeof dev),
+               "bus", cbus, NULL);
+      x_empty (x, "readonly", NULL);
+      x_end (x);
+    }
   if (strcmp (bus, "scsi") == 0)
     x_empty (x, "controller", "type", "scsi", "index", "0",
              "model", "virtio-scsi", NULL);

@@ -24,6 +24,7 @@ ferry_sync_state_free (struct ferry_sync_state *s)
   free (s->format);
   free (s->change_id);
   free (s->checksum);
+  free (s->converted_at);
   free (s->ip_change_id);
   free (s->ip_since);
   free (s->done);
@@ -117,10 +118,11 @@ ferry_sync_state_parse (const char *text, size_t len, const char *path,
   }
   if (want_u64 (root, "version", path, "version", true, &version) < 0)
     goto out;
-  if (version != FERRY_SYNC_STATE_VERSION) {
+  if (version < FERRY_SYNC_STATE_VERSION_MIN
+      || version > FERRY_SYNC_STATE_VERSION) {
     ferry_error (FERRY_E_INPUT, "%s: version: %" PRIu64 " is not a state "
-                 "version this ferry knows (%d)", path, version,
-                 FERRY_SYNC_STATE_VERSION);
+                 "version this ferry knows (%d to %d)", path, version,
+                 FERRY_SYNC_STATE_VERSION_MIN, FERRY_SYNC_STATE_VERSION);
     goto out;
   }
   if (want_str (root, "source", path, true, &s->source) < 0
@@ -130,8 +132,17 @@ ferry_sync_state_parse (const char *text, size_t len, const char *path,
       || want_str (root, "format", path, true, &s->format) < 0
       || want_str (root, "change_id", path, false, &s->change_id) < 0
       || want_str (root, "checksum", path, false, &s->checksum) < 0
-      || want_u64 (root, "syncs", path, "syncs", false, &s->syncs) < 0)
+      || want_u64 (root, "syncs", path, "syncs", false, &s->syncs) < 0
+      || want_str (root, "converted_at", path, false, &s->converted_at) < 0)
     goto out;
+  if (json_object_object_get_ex (root, "converted", &v)
+      && !json_object_is_type (v, json_type_null)) {
+    if (!json_object_is_type (v, json_type_boolean)) {
+      ferry_error (FERRY_E_INPUT, "%s: converted: not true or false", path);
+      goto out;
+    }
+    s->converted = json_object_get_boolean (v);
+  }
   if (strcmp (s->format, "raw") != 0 && strcmp (s->format, "qcow2") != 0) {
     ferry_error (FERRY_E_INPUT, "%s: format: '%s' is not raw or qcow2", path,
                  s->format);
@@ -218,6 +229,8 @@ ferry_sync_state_save (const char *path, const struct ferry_sync_state *s)
   json_object_object_add (root, "change_id", str_or_null (s->change_id));
   json_object_object_add (root, "checksum", str_or_null (s->checksum));
   json_object_object_add (root, "syncs", json_object_new_int64 ((int64_t) s->syncs));
+  json_object_object_add (root, "converted", json_object_new_boolean (s->converted));
+  json_object_object_add (root, "converted_at", str_or_null (s->converted_at));
   json_object_object_add (root, "updated", json_object_new_string (when));
   if (s->in_progress) {
     json_object *ip = json_object_new_object (), *done = json_object_new_array ();

@@ -16,7 +16,12 @@
 
 #include "converters/copy.h"
 
-#define FERRY_SYNC_STATE_VERSION 1
+/* Version 2 added "converted"; version 1 files are read as not
+ * converted.  Files are written as version 2, so a ferry that knows only
+ * version 1 refuses a converted target's state instead of syncing into
+ * it. */
+#define FERRY_SYNC_STATE_VERSION 2
+#define FERRY_SYNC_STATE_VERSION_MIN 1
 
 struct ferry_sync_state {
   char *source;        /* as given on the command line, credentials removed */
@@ -27,6 +32,12 @@ struct ferry_sync_state {
   char *change_id;     /* last change id fully applied; NULL: none yet */
   char *checksum;      /* of the target after the last sync, if asked */
   uint64_t syncs;      /* completed syncs */
+
+  /* Guest conversion (guestfix) changed the target at cutover: it now
+   * differs from the source by the guest's changes, so no further change
+   * list may be applied to it (only a --full copy starts again). */
+  bool converted;
+  char *converted_at;  /* when, "YYYY-MM-DDTHH:MM:SSZ"; may be NULL */
 
   /* A sync that has not finished. */
   bool in_progress;

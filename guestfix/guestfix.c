@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "guestfix/cloudinit.h"
 #include "guestfix/internal.h"
 
 static const struct {
@@ -27,6 +28,7 @@ static const struct {
   { "linux-initramfs", gf_linux_initramfs },
   { "linux-bootloader", gf_linux_bootloader },
   { "linux-firstboot", gf_linux_firstboot },
+  { "linux-cloudinit", gf_linux_cloudinit },
   { "linux-selinux", gf_linux_selinux },
 };
 
@@ -113,6 +115,12 @@ run_steps (struct gf_ctx *c)
     ferry_debug (c->log, "guestfix: step %s", c->step);
     if (windows_steps[i].fn (c) < 0 || injected_failure (c) < 0)
       return -1;
+  }
+  /* The NoCloud seed directory is a Linux one (linux_cloudinit.c). */
+  if (c->win && ferry_cloudinit_given (c->o->cloudinit)) {
+    c->step = "cloudinit";
+    gf_note (c, "the guest is Windows: the cloud-init seed was not written "
+             "into it (convert --cloud-init-iso attaches it as a volume)");
   }
   for (size_t i = 0; i < sizeof linux_steps / sizeof linux_steps[0]
                      && !c->win; i++) {

@@ -11,7 +11,8 @@
  * FERRY_GUESTFIX_FAIL_STEP, see guestfix/guestfix.c):
  *   check (the disk and options), overlay, launch, inspect, mount,
  *   linux-devices, linux-lvm, linux-network, linux-vmware-tools,
- *   linux-initramfs, linux-bootloader, linux-firstboot, linux-selinux,
+ *   linux-initramfs, linux-bootloader, linux-firstboot, linux-cloudinit,
+ *   linux-selinux,
  *   windows-virtio, windows-registry, windows-firstboot (Windows guests),
  *   unmount, commit
  */
@@ -25,6 +26,8 @@
 
 #include "common/log.h"
 
+struct ferry_cloudinit;
+
 struct guestfix_opts {
   const char *disk;          /* the converted disk, changed in place */
   const char *format;        /* "raw", "qcow2" or NULL: detect (never probes
@@ -36,6 +39,10 @@ struct guestfix_opts {
   const char *tmpdir;        /* where the overlay goes; NULL: $TMPDIR or
                                 /var/tmp */
   const struct ferry_log *log;
+  /* cloud-init NoCloud seed to write into a Linux guest (step
+   * linux-cloudinit; guestfix/cloudinit.h); NULL or empty: none.  Its
+   * meta-data is generated from the guest's host name when not given. */
+  struct ferry_cloudinit *cloudinit;
   /* virtio-win drivers for Windows guests: an ISO (read with libarchive,
    * never mounted) or a directory with the same layout; NULL: the
    * VIRTIO_WIN environment variable. */

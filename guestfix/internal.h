@@ -130,6 +130,7 @@ int gf_linux_vmware_tools (struct gf_ctx *c);
 int gf_linux_initramfs (struct gf_ctx *c);
 int gf_linux_bootloader (struct gf_ctx *c);
 int gf_linux_firstboot (struct gf_ctx *c);
+int gf_linux_cloudinit (struct gf_ctx *c);
 int gf_linux_selinux (struct gf_ctx *c);
 
 /* ---- windows_*.c: the Windows steps ---- */

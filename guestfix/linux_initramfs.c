@@ -84,6 +84,87 @@ configure_initramfs_tools (struct gf_ctx *c)
   return rc;
 }
 
+/* SUSE: mkinitrd (and the dracut wrapper SLES ships as mkinitrd) takes
+ * the drivers to add from INITRD_MODULES in /etc/sysconfig/kernel. */
+#define SUSE_KERNEL "/etc/sysconfig/kernel"
+
+static bool
+is_suse (struct gf_ctx *c)
+{
+  const char *d = c->r->distro;
+  return d && (strcmp (d, "sles") == 0 || strcmp (d, "opensuse") == 0
+               || strcmp (d, "suse-based") == 0);
+}
+
+/* Whether the blank-separated LIST holds WORD. */
+static bool
+has_word (const char *list, const char *word)
+{
+  size_t wl = strlen (word);
+  for (const char *p = list; (p = strstr (p, word)) != NULL; p += wl)
+    if ((p == list || p[-1] == ' ' || p[-1] == '\t')
+        && (p[wl] == 0 || p[wl] == ' ' || p[wl] == '\t'))
+      return true;
+  return false;
+}
+
+static int
+configure_suse (struct gf_ctx *c)
+{
+  char *text = gf_is_file (c, SUSE_KERNEL)
+                 ? gf_read_text (c, SUSE_KERNEL, NULL)
+                 : gf_strdup ("");
+  if (!text)
+    return -1;
+  char *old = gf_config_value (text, "INITRD_MODULES");
+  char added[128] = "";
+  for (size_t i = 0; gf_virtio_modules[i]; i++)
+    if (!old || !has_word (old, gf_virtio_modules[i])) {
+      if (*added)
+        strcat (added, " ");
+      strcat (added, gf_virtio_modules[i]);
+    }
+  if (!*added) {
+    free (old);
+    free (text);
+    return 0;
+  }
+  char *line = gf_asprintf ("INITRD_MODULES=\"%s%s%s\"", old ? old : "",
+                            old && *old ? " " : "", added);
+  /* Replace the assignment in place (the last one wins in a shell file,
+   * so every one is replaced), or append it. */
+  size_t n;
+  char *rest = gf_drop_lines (text, "INITRD_MODULES=", &n);
+  char *out;
+  if (n == 0) {
+    bool dummy;
+    out = gf_ensure_line (rest, line, &dummy);
+  } else {
+    /* Put it where the first one was. */
+    const char *p = text;
+    while (*p) {
+      const char *q = p + strspn (p, " \t");
+      if (strncmp (q, "INITRD_MODULES=", 15) == 0)
+        break;
+      const char *nl = strchr (p, '\n');
+      p = nl ? nl + 1 : p + strlen (p);
+    }
+    size_t pre = (size_t) (p - text);
+    out = gf_asprintf ("%.*s%s\n%s", (int) pre, text, line, rest + pre);
+  }
+  int rc = gf_is_file (c, SUSE_KERNEL) ? gf_write_text (c, SUSE_KERNEL, out)
+                                       : gf_create_file (c, SUSE_KERNEL, out,
+                                                         0644);
+  if (rc == 0)
+    gf_change (c, SUSE_KERNEL, "INITRD_MODULES: added %s", added);
+  free (out);
+  free (rest);
+  free (line);
+  free (old);
+  free (text);
+  return rc;
+}
+
 /* Whether kernel VER has virtio_blk, as a module or built in. */
 static bool
 kernel_has_virtio (struct gf_ctx *c, const char *ver)
@@ -163,13 +244,20 @@ gf_linux_initramfs (struct gf_ctx *c)
     return -1;
   if (itools && configure_initramfs_tools (c) < 0)
     return -1;
-  if (!use_dracut && !itools)
+  bool suse = is_suse (c);
+  if (suse && configure_suse (c) < 0)
+    return -1;
+  if (!use_dracut && !itools && !suse)
     gf_note (c, "no dracut or initramfs-tools configuration in the guest; "
              "virtio drivers were not added to its initramfs");
 
   /* Regenerate: initramfs-tools on Debian/Ubuntu, dracut elsewhere. */
   const char *tool = NULL, *prog = NULL;
-  if (uitools) {
+  if (suse && mkinitrd) {
+    /* It reads INITRD_MODULES; on dracut-based SUSE it runs dracut. */
+    tool = "mkinitrd";
+    prog = mkinitrd;
+  } else if (uitools) {
     tool = "update-initramfs";
     prog = uitools;
   } else if (dracut) {

@@ -14,6 +14,7 @@ pkgs=(
   virt-v2v libxml2-utils
   ntfs-3g libwin-hivex-perl libhivex-bin xorriso
   debootstrap qemu-system-x86 seabios
+  genisoimage libarchive-tools
   gzip xz-utils zstd bzip2
 )
 

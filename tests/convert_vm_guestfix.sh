@@ -38,10 +38,13 @@ gf_ferry 0 convert -q -O qcow2 rhel9.vmx -o out
 gf_json out/rhel9.report.json 'j["guest"]["distro"] == "rhel" and j["guest"]["committed"] and j["guest"]["failed_step"] is None'
 gf_json out/rhel9.report.json 'any(c["file"] == "/etc/fstab" for c in j["guest"]["changes"])'
 gf_oracle fstab.txt -a out/rhel9-sda.qcow2 -i <<'GF'
+echo ==uuid==
+vfs-uuid /dev/sda1
 echo ==fstab==
 cat /etc/fstab
 GF
-grep -q '^/dev/vda1' fstab.txt || fail "converted disk's fstab: $(cat fstab.txt)"
+uuid=$(gf_section fstab.txt uuid)
+[[ -n $uuid ]] && grep -q "^UUID=$uuid " fstab.txt || fail "converted disk's fstab: $(cat fstab.txt)"
 grep -q '/dev/sd' fstab.txt && fail "converted disk's fstab still names /dev/sdX"
 qemu-img check -q out/rhel9-sda.qcow2 || fail "qemu-img check after guest conversion"
 

@@ -18,7 +18,7 @@ cp "$T/stdout" rhel.json
 gf_json rhel.json 'j["committed"] and j["failed_step"] is None and not j["dry_run"]'
 gf_json rhel.json 'j["os_type"] == "linux" and j["distro"] == "rhel" and j["major"] == 9 and j["root"] == "/dev/sda1"'
 gf_json rhel.json 'j["selinux"] and j["package_format"] == "rpm" and j["package_management"] == "dnf"'
-gf_json rhel.json 'any(c["file"] == "/etc/fstab" and "/dev/sda1 -> /dev/vda1" in c["what"] for c in j["changes"])'
+gf_json rhel.json 'any(c["file"] == "/etc/fstab" and "/dev/sda1 -> UUID=" in c["what"] and "/dev/sdb1 -> /dev/vdb1" in c["what"] for c in j["changes"])'
 gf_json rhel.json '[k["version"] for k in j["kernels"]] == ["5.14.0-284.11.1.el9_2.x86_64"] and not j["kernels"][0]["regenerated"] and "no dracut" in j["kernels"][0]["detail"]'
 gf_json rhel.json 'any("could not be listed" in n["text"] for n in j["notes"] if n["step"] == "linux-vmware-tools")'
 gf_json rhel.json 'any("/data" in n["text"] for n in j["notes"] if n["step"] == "mount")'
@@ -42,6 +42,14 @@ qemu-img check -q -f qcow2 debian.qcow2 || fail "debian.qcow2 is damaged after t
 # --- read both back with guestfish -------------------------------------
 gf_oracle out.txt -a rhel.img --format=qcow2 -a debian.qcow2 <<'GF'
 run
+echo ==r-uuid1==
+vfs-uuid /dev/sda1
+echo ==r-uuid2==
+vfs-uuid /dev/sda2
+echo ==d-uuid1==
+vfs-uuid /dev/sdb1
+echo ==d-uuid2==
+vfs-uuid /dev/sdb2
 mount /dev/sda1 /
 echo ==r-fstab==
 cat /etc/fstab
@@ -118,9 +126,12 @@ exists /.autorelabel
 echo ==end==
 GF
 
-# RHEL
-gf_has out.txt r-fstab '^/dev/vda1 +/ +ext4'
-gf_has out.txt r-fstab '^/dev/vda2 +swap'
+# RHEL: UUID= where the filesystem is on the converted disk (the oracle:
+# guestfish vfs-uuid), /dev/vdX for the disk that is not.
+ru1=$(gf_section out.txt r-uuid1) ru2=$(gf_section out.txt r-uuid2)
+[[ -n $ru1 && -n $ru2 ]] || fail "vfs-uuid gave nothing for the RHEL disk"
+gf_has out.txt r-fstab "^UUID=$ru1 +/ +ext4"
+gf_has out.txt r-fstab "^UUID=$ru2 +swap"
 gf_has out.txt r-fstab '^/dev/vdb1 +/data'
 gf_has out.txt r-fstab '^UUID=1b2c3d4e-0000-4000-8000-000000000001 /srv/backup'
 gf_hasnt out.txt r-fstab '/dev/[sh]d'
@@ -147,8 +158,11 @@ gf_is out.txt r-runner true
 gf_is out.txt r-data 'guest data that must survive'
 
 # Debian
-gf_has out.txt d-fstab '^/dev/vda1 +/ +ext4'
-gf_has out.txt d-fstab '^/dev/vda2 +none +swap'
+du1=$(gf_section out.txt d-uuid1) du2=$(gf_section out.txt d-uuid2)
+[[ -n $du1 && -n $du2 ]] || fail "vfs-uuid gave nothing for the Debian disk"
+gf_has out.txt d-fstab "^UUID=$du1 +/ +ext4"
+gf_has out.txt d-fstab "^UUID=$du2 +none +swap"
+gf_has out.txt d-fstab '^/dev/vdb1 +/data'
 gf_has out.txt d-fstab '^/dev/sr0 +/media/cdrom0'
 gf_hasnt out.txt d-fstab '/dev/[sh]d'
 gf_has out.txt d-grub '^GRUB_CMDLINE_LINUX_DEFAULT="quiet resume=/dev/vda2"$'

@@ -36,7 +36,7 @@ note "ok: failure injected at linux-selinux, qcow2 target unchanged"
 gf_ferry 0 guestfix --dry-run --tmpdir ovl --format raw debian.img
 grep -E -q '^dry run: [1-9][0-9]* changes found, debian.img not changed' "$T/stdout" \
   || fail "no dry-run summary: $(cat "$T/stdout")"
-grep -q '/etc/fstab: device names: /dev/sda1 -> /dev/vda1' "$T/stdout" \
+grep -E -q '/etc/fstab: device names: /dev/sda1 -> UUID=[0-9a-f-]+, .*/dev/sdb1 -> /dev/vdb1' "$T/stdout" \
   || fail "the dry run does not list the fstab change"
 grep -q '^kernel 6.1.0-18-amd64: initramfs regenerated with update-initramfs' "$T/stdout" \
   || fail "the dry run does not report the initramfs"
