@@ -36,14 +36,21 @@ stop_servers () {
 }
 cleanup_hooks+=(stop_servers)
 
-# nbdk NAME ARGS...: nbdkit on a unix socket (it forks once it listens);
-# sets URI and PID.
+# nbdk NAME ARGS...: nbdkit on a unix socket, in the background; sets URI
+# and PID.
 nbdk () {
   local name=$1
   shift
+  local i
   nbdkit -P "$S/$name.pid" -U "$S/$name.sock" "$@"
   servers+=("$S/$name.pid")
   URI="nbd+unix:///?socket=$S/$name.sock"
+  # The pid file and the socket may appear only after nbdkit returned.
+  for ((i = 0; i < 200; i++)); do
+    [[ -s $S/$name.pid && -S $S/$name.sock ]] && break
+    sleep 0.05
+  done
+  [[ -s $S/$name.pid ]] || fail "nbdkit $name did not start"
   PID=$(cat "$S/$name.pid")
 }
 
