@@ -137,6 +137,7 @@ for f in d.raw.gz d.raw.xz d.raw.zst d.raw.bz2 stream.vmdk.gz stream.vmdk.zst; d
   head -c $((n * 2 / 3)) "www/$f" > "trunc-$f"
   expect_input_error "trunc-$f" out.raw 'uncompressed offset [0-9]+.*truncated' \
     "$FERRY" convert -q "trunc-$f" out.raw
+  [[ $f == stream.vmdk.* ]] || continue
   expect_input_error "standard input" out.raw 'uncompressed offset [0-9]+' \
     "$FERRY" convert -q - out.raw < "trunc-$f"
 done
