@@ -8,9 +8,11 @@
 #    this Windows: refused naming the driver and path, disk unchanged;
 #  - virtio-win ISO: the drivers for 2k22/amd64 copied, viostor.sys in
 #    System32\drivers, the boot-start service and DriverDatabase entries,
-#    DevicePath, the first-boot service and scripts; read back with
-#    guestfish and hivexget (the oracles), not with ferry.
-# Three appliance launches for ferry, one for reading back (plus one to
+#    DevicePath, the first-boot service and scripts;
+#  - a Windows Server 2008 R2 disk and the virtio-win directory: the
+#    2k8R2 drivers, bound through the CriticalDeviceDatabase instead;
+# all read back with guestfish and hivexget (the oracles), not with ferry.
+# Four appliance launches for ferry, one for reading back (plus one to
 # build the guest disks when they are not cached yet).
 source "$(dirname "$0")/lib.sh"
 source "$SRCDIR/fixtures/guest/testlib.sh"
@@ -32,6 +34,13 @@ done
 
 cp --sparse=always "$fx/win2022.img" win.img
 cp --sparse=always "$fx/hibernated.img" hib.img
+cp --sparse=always "$fx/win2008r2.img" old.img
+for l in 'type: windows' 'product: Windows Server 2008 R2 Standard' 'major: 6' \
+         'minor: 1' 'variant: Server' 'arch: x86_64' 'controlset: ControlSet001'; do
+  grep -qx -- "$l" "$fx/win2008r2.inspect" \
+    || fail "fixture inspection lacks '$l': $(cat "$fx/win2008r2.inspect")"
+done
+grep -qx 'root: /dev/sdc1' "$ins" || fail "fixture: three roots expected: $(cat "$ins")"
 bash "$SRCDIR/fixtures/guest/make-virtio-win.sh" vw vw.iso 2> /dev/null \
   || fail "building the fake virtio-win failed"
 # The same tree without the block driver for Windows Server 2022.
@@ -64,9 +73,14 @@ gf_json win.json 'any(c["step"] == "windows-firstboot" and c["file"].endswith("3
 gf_json win.json 'any("{FE2F6A2C-196E-4210-9C04-2B1BC21F07EF}" in n["text"] for n in j["notes"])'
 [[ $(gf_sha win.img) != "$sum_win" ]] || fail "win.img unchanged after a successful run"
 
+# --- Windows Server 2008 R2, from the directory ---------------------------
+gf_ferry 0 guestfix --virtio-win vw old.img
+grep -q 'registry: Service="viostor", ClassGUID=' "$T/stdout" \
+  || fail "no CriticalDeviceDatabase change listed: $(cat "$T/stdout")"
+
 # --- read back: guestfish for files, hivexget for the registry -----------
 fb=/Windows/ferry/firstboot
-gf_oracle out.txt -a win.img <<EOF
+gf_oracle out.txt -a win.img -a old.img <<EOF
 run
 mount-ro /dev/sda1 /
 echo ==virtio==
@@ -92,6 +106,16 @@ cat $fb/scripts/40-disks-online.bat
 echo ==end==
 download /Windows/System32/config/SYSTEM $PWD/SYSTEM
 download /Windows/System32/config/SOFTWARE $PWD/SOFTWARE
+umount-all
+mount-ro /dev/sdb1 /
+echo ==old-viostor.sys==
+cat /Windows/System32/drivers/viostor.sys
+echo ==old-virtio==
+ls /Windows/Drivers/VirtIO
+echo ==old-drivers.bat==
+cat $fb/scripts/10-virtio-drivers.bat
+echo ==end==
+download /Windows/System32/config/SYSTEM $PWD/SYSTEM-2k8r2
 EOF
 # Batch files have DOS line ends (stripped for the checks below).
 [[ $(gf_section out.txt run.bat | grep -c $'\r$') -gt 10 ]] \
@@ -171,4 +195,24 @@ has '"Start"=dword:00000000' pvscsi
   || fail "DevicePath: $(hivexget SOFTWARE 'Microsoft\Windows\CurrentVersion' DevicePath)"
 [[ $(hivexget SOFTWARE 'Microsoft\Windows NT\CurrentVersion' ProductName) == 'Windows Server 2022 Standard' ]] \
   || fail "ProductName changed"
-note "ok: Windows Server 2022 converted: drivers, boot-start viostor, DriverDatabase, DevicePath, first-boot service and scripts in place"
+# Windows Server 2008 R2: the 2k8R2 drivers, the CriticalDeviceDatabase.
+gf_is out.txt old-viostor.sys 'fake virtio-win viostor/2k8R2/amd64/viostor.sys'
+gf_has out.txt old-virtio '^netkvm\.inf$'
+gf_has out.txt old-drivers.bat '^pnputil -i -a "%F%"$'
+cdd='ControlSet001\Control\CriticalDeviceDatabase'
+for id in 'viostor VEN_1AF4&DEV_1001&SUBSYS_00021AF4&REV_00' \
+          'viostor VEN_1AF4&DEV_1042&SUBSYS_11001AF4&REV_01' \
+          'vioscsi VEN_1AF4&DEV_1004&SUBSYS_00081AF4&REV_00' \
+          'vioscsi VEN_1AF4&DEV_1048&SUBSYS_11001AF4&REV_01'; do
+  key SYSTEM-2k8r2 "$cdd\\PCI#${id#* }"
+  has "\"Service\"=\"${id%% *}\"" "CriticalDeviceDatabase ${id#* }"
+  has '"ClassGUID"="{4D36E97B-E325-11CE-BFC1-08002BE10318}"' "CriticalDeviceDatabase ${id#* }"
+done
+key SYSTEM-2k8r2 'ControlSet001\Services\viostor'
+has '"Start"=dword:00000000' "2008 R2 viostor"
+has '"ImagePath"=str(2):"system32\\drivers\\viostor.sys"' "2008 R2 viostor"
+if hivexget SYSTEM-2k8r2 DriverDatabase > /dev/null 2>&1; then
+  fail "a DriverDatabase was added to Windows Server 2008 R2"
+fi
+
+note "ok: Windows Server 2022 converted: drivers, boot-start viostor, DriverDatabase, DevicePath, first-boot service and scripts in place; Windows Server 2008 R2 through the CriticalDeviceDatabase"
