@@ -8,7 +8,7 @@
 # (exit 3) naming the write that was not answered.  Oracle: qemu-img
 # compare against the exported image.
 source "$(dirname "$0")/lib.sh"
-need qemu-img nbdkit timeout
+need qemu-img nbdkit timeout setsid
 
 # Sockets need short paths (108 bytes); the scratch directory may be deep.
 S=$T
@@ -42,7 +42,10 @@ nbdk () {
   local name=$1
   shift
   local i
-  nbdkit -P "$S/$name.pid" -U "$S/$name.sock" "$@"
+  # A session of its own: a stopped process in the test's process group
+  # gets SIGHUP when that group becomes orphaned (as it can under a test
+  # runner), and nbdkit exits on SIGHUP.
+  setsid -w nbdkit -P "$S/$name.pid" -U "$S/$name.sock" "$@"
   servers+=("$S/$name.pid")
   URI="nbd+unix:///?socket=$S/$name.sock"
   # The pid file and the socket may appear only after nbdkit returned.
