@@ -12,6 +12,7 @@
 #include "guestfix/internal.h"
 
 static int regenerate (struct gf_ctx *c, const char *cfg);
+static int pin_root (struct gf_ctx *c, const char *cfg);
 
 /* On UEFI guests up to RHEL 8 the real configuration is on the ESP;
  * later ones (and Debian) keep a stub there that loads /boot/grub*'s
@@ -92,5 +93,60 @@ regenerate (struct gf_ctx *c, const char *cfg)
   }
   free (out);
   gf_change (c, cfg, "regenerated with %s", strrchr (prog, '/') + 1);
+  if (pin_root (c, cfg) < 0)
+    return -1;
   return gf_linux_rename_devices_in (c, cfg);
+}
+
+/* grub-mkconfig takes root= from grub-probe inside the appliance, which
+ * can name the guest's root partition by the appliance kernel's disk
+ * order (/dev/sdb1 for the guest's sda1) rather than the order the
+ * inspection uses.  Every root=/dev/sdX or /dev/hdX naming another
+ * device than the inspected root is set to the inspected root, which the
+ * rename that follows maps to /dev/vdX. */
+static int
+pin_root (struct gf_ctx *c, const char *cfg)
+{
+  const char *want = c->r->root;
+  if (!want || (strncmp (want, "/dev/sd", 7) != 0
+                && strncmp (want, "/dev/hd", 7) != 0))
+    return 0;
+  char *text = gf_read_text (c, cfg, NULL);
+  if (!text)
+    return -1;
+  size_t wl = strlen (want), n = 0, cap = strlen (text) + 1;
+  char *out = malloc (cap + 64 * wl);
+  if (!out) {
+    free (text);
+    return ferry_error (FERRY_E_SYSTEM, "%s: out of memory", cfg);
+  }
+  size_t o = 0;
+  for (const char *p = text; *p;) {
+    if (strncmp (p, "root=/dev/", 10) == 0 && (p[10] == 's' || p[10] == 'h')
+        && p[11] == 'd' && (p == text || p[-1] == ' ' || p[-1] == '\t')
+        && n < 64) {
+      const char *d = p + 5;
+      size_t dl = strcspn (d, " \t\n");
+      if (dl != wl || strncmp (d, want, wl) != 0) {
+        memcpy (out + o, "root=", 5);
+        memcpy (out + o + 5, want, wl);
+        o += 5 + wl;
+        p = d + dl;
+        n++;
+        continue;
+      }
+    }
+    out[o++] = *p++;
+  }
+  out[o] = 0;
+  int rc = 0;
+  if (n > 0) {
+    rc = gf_write_text (c, cfg, out);
+    if (rc == 0)
+      gf_change (c, cfg, "root= set to the inspected root %s (%zu entries)",
+                 want, n);
+  }
+  free (out);
+  free (text);
+  return rc;
 }

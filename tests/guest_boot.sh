@@ -109,7 +109,10 @@ VMX
 note "streamOptimized VMDK made in $((SECONDS - t1)) s"
 
 seed=()
-if "$FERRY" convert debian12.vmx -o out --help 2>&1 | grep -q -- --cloud-init-user-data; then
+# (The help is read whole first: grep -q would close the pipe early and
+# pipefail would count ferry's SIGPIPE as "no option".)
+convert_help=$("$FERRY" convert debian12.vmx -o out --help 2>&1 || :)
+if grep -q -- --cloud-init-user-data <<< "$convert_help"; then
   printf '#cloud-config\nhostname: converted\n' > user-data
   printf 'instance-id: ferry-guest-boot\nlocal-hostname: converted\n' > meta-data
   seed=(--cloud-init-user-data user-data --cloud-init-meta-data meta-data)
