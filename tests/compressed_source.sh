@@ -72,43 +72,7 @@ note "ok: standard input"
 
 # 4. HTTP (nginx, with Range support: the compressed file is still read
 #    front to back).
-start_nginx () {
-  local d=$T/nginx try port user=
-  mkdir -p "$d/tmp"
-  [[ $(id -u) == 0 ]] && user="user $(id -un) $(id -gn);"
-  for try in 1 2 3 4 5; do
-    port=$(free_port)
-    cat > "$d/nginx.conf" <<EOF
-$user
-worker_processes 1;
-error_log $d/error.log;
-pid $d/nginx.pid;
-events { worker_connections 128; }
-http {
-  access_log $d/access.log;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server {
-    listen 127.0.0.1:$port;
-    root $T/www;
-  }
-}
-EOF
-    if nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2> "$d/start.log"; then
-      PORT=$port
-      cleanup_hooks+=("kill \$(cat '$d/nginx.pid') 2> /dev/null")
-      return 0
-    fi
-    grep -q 'Address already in use' "$d/start.log" "$d/error.log" 2> /dev/null \
-      || { cat "$d/start.log" "$d/error.log" >&2; fail "nginx did not start"; }
-  done
-  fail "nginx: no free port"
-}
+start_nginx () { nginx_start; }
 start_nginx
 U=http://127.0.0.1:$PORT
 for z in gz xz zst; do

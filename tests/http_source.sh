@@ -9,53 +9,16 @@
 source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io nginx python3 cmp
 
-# nginx as the current user, everything under $T/nginx.
-free_port () {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 start_nginx () {
-  local d=$T/nginx try port user=
-  mkdir -p "$d/tmp"
-  [[ $(id -u) == 0 ]] && user="user $(id -un) $(id -gn);"
-  for try in 1 2 3 4 5; do
-    port=$(free_port)
-    cat > "$d/nginx.conf" <<EOF
-$user
-worker_processes 1;
-error_log $d/error.log;
-pid $d/nginx.pid;
-events { worker_connections 128; }
-http {
-  access_log $d/access.log;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server {
-    listen 127.0.0.1:$port;
-    root $T/www;
-    # An ESXi datastore: files only with the datacenter and datastore.
+  # An ESXi datastore: files only with the datacenter and datastore.
+  nginx_start "" "$(cat <<EOF
     location /folder/ {
       if (\$arg_dcPath != "ha-datacenter") { return 404; }
       if (\$arg_dsName != "datastore1") { return 404; }
       alias $T/datastore/;
     }
-  }
-}
 EOF
-    if nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2> "$d/start.log"; then
-      PORT=$port
-      cleanup_hooks+=("kill \$(cat '$d/nginx.pid') 2> /dev/null")
-      return 0
-    fi
-    grep -q 'Address already in use' "$d/start.log" "$d/error.log" 2> /dev/null \
-      || { cat "$d/start.log" "$d/error.log" >&2; fail "nginx did not start"; }
-  done
-  fail "nginx: no free port"
+)"
 }
 
 mkdir -p www datastore/vm1

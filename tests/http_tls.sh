@@ -9,9 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 need qemu-img nginx openssl python3
 
-free_port () {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 pw='S3cr3t-Pa55w0rd-xyzzy'
 cookie='52f1c0de-ferry-session-cookie'
@@ -26,30 +23,9 @@ sha256=$(openssl x509 -in cert.pem -noout -fingerprint -sha256 | cut -d= -f2)
 printf 'alice:%s\n' "$(openssl passwd -apr1 -stdin <<< "$pw")" > htpasswd
 
 start_nginx () {
-  local d=$T/nginx try port user=
-  mkdir -p "$d/tmp"
-  [[ $(id -u) == 0 ]] && user="user $(id -un) $(id -gn);"
-  for try in 1 2 3 4 5; do
-    port=$(free_port)
-    cat > "$d/nginx.conf" <<EOF
-$user
-worker_processes 1;
-error_log $d/error.log;
-pid $d/nginx.pid;
-events { worker_connections 128; }
-http {
-  access_log $d/access.log;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$port ssl;
+  nginx_start "" "$(cat <<EOF
     ssl_certificate $T/cert.pem;
     ssl_certificate_key $T/key.pem;
-    root $T/www;
     location /private/ {
       auth_basic "ferry";
       auth_basic_user_file $T/htpasswd;
@@ -57,18 +33,8 @@ http {
     location /session/ {
       if (\$cookie_vmware_soap_session != "$cookie") { return 401; }
     }
-  }
-}
 EOF
-    if nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2> "$d/start.log"; then
-      PORT=$port
-      cleanup_hooks+=("kill \$(cat '$d/nginx.pid') 2> /dev/null")
-      return 0
-    fi
-    grep -q 'Address already in use' "$d/start.log" "$d/error.log" 2> /dev/null \
-      || { cat "$d/start.log" "$d/error.log" >&2; fail "nginx did not start"; }
-  done
-  fail "nginx: no free port"
+)" ssl
 }
 
 mkdir -p www/private www/session

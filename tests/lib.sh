@@ -320,6 +320,52 @@ free_port () {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# nginx_start [HTTP-TEXT [SERVER-TEXT [LISTEN-OPTS]]]: nginx as the
+# current user, everything under $T/nginx, on a free 127.0.0.1 port (set in
+# PORT), stopped by the cleanup hooks.  HTTP-TEXT goes into the http block,
+# SERVER-TEXT into the server block after "root $T/www;", LISTEN-OPTS after
+# the listen address (e.g. "ssl").
+nginx_start () {
+  local http_text=${1:-} server_text=${2:-} listen_opts=${3:-}
+  local d=$T/nginx try port user=
+  mkdir -p "$d/tmp"
+  [[ $(id -u) == 0 ]] && user="user $(id -un) $(id -gn);"
+  for try in 1 2 3 4 5; do
+    port=$(free_port)
+    cat > "$d/nginx.conf" <<EOF
+$user
+worker_processes 1;
+error_log $d/error.log;
+pid $d/nginx.pid;
+events { worker_connections 128; }
+http {
+  access_log $d/access.log;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+$http_text
+  server {
+    listen 127.0.0.1:$port $listen_opts;
+    root $T/www;
+$server_text
+  }
+}
+EOF
+    if nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2> "$d/start.log"; then
+      PORT=$port
+      cleanup_hooks+=("kill \$(cat '$d/nginx.pid') 2> /dev/null")
+      return 0
+    fi
+    grep -q 'Address already in use' "$d/start.log" "$d/error.log" 2> /dev/null \
+      || { cat "$d/start.log" "$d/error.log" >&2; fail "nginx did not start"; }
+  done
+  fail "nginx: no free port"
+}
+
 # qemu_nbd_start SOCKET ARGS...: serve with qemu-nbd on a unix socket in
 # the background (stopped by the cleanup hooks); waits until it listens.
 qemu_nbd_start () {

@@ -12,47 +12,18 @@ source "$(dirname "$0")/lib.sh"
 need qemu-img qemu-io nginx python3
 
 start_nginx () {
-  local d=$T/nginx try port user=
-  mkdir -p "$d/tmp"
-  [[ $(id -u) == 0 ]] && user="user $(id -un) $(id -gn);"
-  for try in 1 2 3 4 5; do
-    port=$(free_port)
-    cat > "$d/nginx.conf" <<EOF
-$user
-worker_processes 1;
-error_log $d/error.log;
-pid $d/nginx.pid;
-events { worker_connections 128; }
-http {
-  access_log $d/access.log;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  default_type application/octet-stream;
   # ESXi datastores by name; anything else is a 404.
+  nginx_start "$(cat <<EOF
   map \$arg_dsName \$dsdir { datastore1 ds1; datastore2 ds2; default ""; }
-  server {
-    listen 127.0.0.1:$port;
-    root $T/www;
+EOF
+)" "$(cat <<EOF
     location ~ ^/folder/(?<dspath>.*)\$ {
       if (\$arg_dcPath != "ha-datacenter") { return 404; }
       if (\$dsdir = "") { return 404; }
       alias $T/\$dsdir/\$dspath;
     }
-  }
-}
 EOF
-    if nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2> "$d/start.log"; then
-      PORT=$port
-      cleanup_hooks+=("kill \$(cat '$d/nginx.pid') 2> /dev/null")
-      return 0
-    fi
-    grep -q 'Address already in use' "$d/start.log" "$d/error.log" 2> /dev/null \
-      || { cat "$d/start.log" "$d/error.log" >&2; fail "nginx did not start"; }
-  done
-  fail "nginx: no free port"
+)"
 }
 
 xml_ok () {
