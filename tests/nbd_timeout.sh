@@ -42,10 +42,12 @@ nbdk () {
   local name=$1
   shift
   local i
-  # A session of its own: a stopped process in the test's process group
-  # gets SIGHUP when that group becomes orphaned (as it can under a test
-  # runner), and nbdkit exits on SIGHUP.
-  setsid -w nbdkit -P "$S/$name.pid" -U "$S/$name.sock" "$@"
+  # A session of its own (a stopped process in the test's process group
+  # gets SIGHUP when that group becomes orphaned, and nbdkit exits on it),
+  # and SIGPIPE ignored: once resumed, the server writes the replies owed
+  # to connections ferry has already closed, and a default SIGPIPE killed
+  # it about one run in three.
+  (trap '' PIPE; exec setsid nbdkit -f -P "$S/$name.pid" -U "$S/$name.sock" "$@" 2> "$S/$name.log") &
   servers+=("$S/$name.pid")
   URI="nbd+unix:///?socket=$S/$name.sock"
   # The pid file and the socket may appear only after nbdkit returned.
@@ -114,14 +116,26 @@ kill -CONT "$PID"
 
 # 2. Source frozen for 3 s, then resumed: the silent connections are
 # dropped, made again once the server answers, and the copy completes.
-nbdk paused --filter=delay file disk.raw rdelay=50ms
-start_ferry "$T/paused.err" convert -v --nbd-timeout=2 --retries=5 \
-  --nbd-request-size=256k "$URI" out.raw
-freeze_after "$T/paused.err" 0.5
-sleep 3
-kill -CONT "$PID"
-rc=0
-wait "$FPID" || rc=$?
+# nbdkit 1.32 itself aborts in about one run in four here once resumed
+# ("connections.c: raw_send_socket: Assertion `sock >= 0' failed": it
+# sends a reply owed to a connection ferry has closed).  That is not a
+# ferry result, so the case runs again with a fresh server, up to four
+# times, only when the server is gone; ferry must succeed against a
+# server that lives.
+for attempt in 1 2 3 4; do
+  nbdk paused$attempt --filter=delay file disk.raw rdelay=50ms
+  start_ferry "$T/paused.err" convert -v --nbd-timeout=2 --retries=5 \
+    --nbd-request-size=256k "$URI" out.raw
+  freeze_after "$T/paused.err" 0.5
+  sleep 3
+  kill -CONT "$PID"
+  rc=0
+  wait "$FPID" || rc=$?
+  [[ $rc != 0 && $attempt != 4 ]] && ! kill -0 "$PID" 2> /dev/null || break
+  note "the paused nbdkit exited (its log follows); running the case again"
+  cat "$S/paused$attempt.log" >&2 || :
+  rm -f out.raw
+done
 cat "$T/paused.err" >&2
 check_no_sanitizer "$T/paused.err"
 [[ $rc == 0 ]] || fail "paused source: exit $rc, expected success"
