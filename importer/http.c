@@ -41,9 +41,15 @@
 #include "importer/transport.h"
 
 #define HTTP_MAX_CONNS 16
-#define HTTP_READAHEAD (4u * 1024 * 1024)
-/* Reads at least this large are fetched as asked, without read-ahead (the
- * copy engine's requests); smaller ones fill a read-ahead buffer. */
+/* Small reads (grains of a compressed VMDK, tables, headers) are served
+ * from blocks of the file this large, aligned to their size, fetched once
+ * and shared by all threads.  Aligned blocks never overlap, so nothing is
+ * fetched twice while it is cached, and a thread wanting a block another
+ * is fetching waits for it instead of asking the server again. */
+#define HTTP_BLOCK (4u * 1024 * 1024)
+#define HTTP_BLOCK_SLOTS 12
+/* Reads at least this large are fetched as asked, without the block cache
+ * (the copy engine's requests). */
 #define HTTP_DIRECT (1024u * 1024)
 /* Sequential mode: pause the transfer when this much is buffered. */
 #define HTTP_SEQ_BUF_MAX (8u * 1024 * 1024)
@@ -59,9 +65,24 @@ struct hconn {
   pthread_mutex_t lock;
   CURL *curl;
   struct pin pin;
-  char *cache;        /* read-ahead buffer */
-  uint64_t cache_off; /* offset of cache[0] */
-  size_t cache_len;   /* valid bytes */
+};
+
+enum block_state { BLOCK_EMPTY, BLOCK_LOADING, BLOCK_READY };
+
+struct block {
+  enum block_state state;
+  uint64_t index; /* offset / HTTP_BLOCK */
+  uint64_t stamp; /* last use, for LRU */
+  unsigned users; /* threads copying out of it or waiting for it */
+  size_t len;
+  char *data;
+};
+
+struct block_cache {
+  pthread_mutex_t lock;
+  pthread_cond_t done; /* a block finished loading (or failed) */
+  uint64_t clock;
+  struct block b[HTTP_BLOCK_SLOTS];
 };
 
 struct http_shared {
@@ -112,6 +133,9 @@ struct http_priv {
   char etag[256];
   char last_modified[128];
   char *whole; /* the whole (small) file, when the server ignores Range */
+  char *head;  /* the first bytes, read when the file was opened */
+  size_t head_len;
+  struct block_cache bc;
   int n;
   struct hconn c[HTTP_MAX_CONNS];
   _Atomic unsigned next;
@@ -553,6 +577,113 @@ take_conn (struct http_priv *p)
   return &p->c[start];
 }
 
+/* Find block index in the cache, or claim the least recently used free
+ * slot for it (the caller loads it).  Called with bc->lock held; returns
+ * NULL when every slot is in use (the caller waits). */
+static struct block *
+block_lookup (struct block_cache *bc, uint64_t index, bool *claimed)
+{
+  struct block *victim = NULL;
+
+  *claimed = false;
+  for (int i = 0; i < HTTP_BLOCK_SLOTS; i++) {
+    struct block *b = &bc->b[i];
+    if (b->state != BLOCK_EMPTY && b->index == index)
+      return b;
+    if (b->users == 0 && b->state != BLOCK_LOADING
+        && (!victim || victim->state != BLOCK_EMPTY)
+        && (!victim || b->state == BLOCK_EMPTY || b->stamp < victim->stamp))
+      victim = b;
+  }
+  if (victim) {
+    victim->state = BLOCK_LOADING;
+    victim->index = index;
+    victim->len = 0;
+    *claimed = true;
+  }
+  return victim;
+}
+
+/* Copy [offset, offset + count) out of one block, loading it first if no
+ * thread has. */
+static int
+block_read (struct ferry_transport *t, char *buf, size_t count,
+            uint64_t offset)
+{
+  struct http_priv *p = t->priv;
+  struct block_cache *bc = &p->bc;
+  uint64_t index = offset / HTTP_BLOCK;
+  uint64_t start = index * HTTP_BLOCK;
+  struct block *b;
+  bool claimed;
+  int r = 0;
+
+  pthread_mutex_lock (&bc->lock);
+  for (;;) {
+    b = block_lookup (bc, index, &claimed);
+    if (!b) { /* all slots busy: rare, with more threads than slots */
+      pthread_cond_wait (&bc->done, &bc->lock);
+      continue;
+    }
+    if (claimed || b->state == BLOCK_READY)
+      break;
+    b->users++;
+    while (b->state == BLOCK_LOADING && b->index == index)
+      pthread_cond_wait (&bc->done, &bc->lock);
+    b->users--;
+    /* Failed loads leave the slot empty: the next lookup claims it and
+     * this thread retries (and reports) the fetch itself. */
+  }
+  b->users++;
+  b->stamp = ++bc->clock;
+
+  if (claimed) {
+    size_t n = HTTP_BLOCK;
+    struct hconn *c;
+    if ((uint64_t) p->size - start < n)
+      n = (size_t) ((uint64_t) p->size - start);
+    pthread_mutex_unlock (&bc->lock);
+    if (!b->data && !(b->data = malloc (HTTP_BLOCK)))
+      r = ferry_error (FERRY_E_SYSTEM, "out of memory");
+    else {
+      c = take_conn (p);
+      r = fetch (t, c, b->data, n, start);
+      pthread_mutex_unlock (&c->lock);
+    }
+    pthread_mutex_lock (&bc->lock);
+    b->state = r == 0 ? BLOCK_READY : BLOCK_EMPTY;
+    b->len = r == 0 ? n : 0;
+    pthread_cond_broadcast (&bc->done);
+  }
+  if (r == 0) {
+    pthread_mutex_unlock (&bc->lock);
+    memcpy (buf, b->data + (offset - start), count);
+    pthread_mutex_lock (&bc->lock);
+  }
+  b->users--;
+  if (b->users == 0)
+    pthread_cond_broadcast (&bc->done);
+  pthread_mutex_unlock (&bc->lock);
+  return r;
+}
+
+static int
+cached_read (struct ferry_transport *t, char *buf, size_t count,
+             uint64_t offset)
+{
+  while (count > 0) {
+    size_t n = HTTP_BLOCK - (size_t) (offset % HTTP_BLOCK);
+    if (n > count)
+      n = count;
+    if (block_read (t, buf, n, offset) < 0)
+      return -1;
+    buf += n;
+    offset += n;
+    count -= n;
+  }
+  return 0;
+}
+
 static int
 http_pread (struct ferry_transport *t, void *buf, size_t count,
             uint64_t offset)
@@ -573,42 +704,15 @@ http_pread (struct ferry_transport *t, void *buf, size_t count,
     memcpy (buf, p->whole + offset, count);
     return 0;
   }
-  /* Read-ahead of any connection may hold it. */
+  if (offset + count <= p->head_len) {
+    memcpy (buf, p->head + offset, count);
+    return 0;
+  }
   if (count < HTTP_DIRECT)
-    for (int i = 0; i < p->n; i++) {
-      c = &p->c[i];
-      if (pthread_mutex_trylock (&c->lock) != 0)
-        continue;
-      if (c->cache_len && offset >= c->cache_off
-          && offset + count <= c->cache_off + c->cache_len) {
-        memcpy (buf, c->cache + (offset - c->cache_off), count);
-        pthread_mutex_unlock (&c->lock);
-        return 0;
-      }
-      pthread_mutex_unlock (&c->lock);
-    }
+    return cached_read (t, buf, count, offset);
 
   c = take_conn (p);
-  if (c->cache_len && offset >= c->cache_off
-      && offset + count <= c->cache_off + c->cache_len)
-    memcpy (buf, c->cache + (offset - c->cache_off), count);
-  else if (count >= HTTP_DIRECT)
-    r = fetch (t, c, buf, count, offset);
-  else {
-    size_t n = HTTP_READAHEAD;
-    if ((uint64_t) p->size - offset < n)
-      n = (size_t) ((uint64_t) p->size - offset);
-    c->cache_len = 0;
-    if (!c->cache && !(c->cache = malloc (HTTP_READAHEAD)))
-      r = ferry_error (FERRY_E_SYSTEM, "out of memory");
-    else
-      r = fetch (t, c, c->cache, n, offset);
-    if (r == 0) {
-      c->cache_off = offset;
-      c->cache_len = n;
-      memcpy (buf, c->cache, count);
-    }
-  }
+  r = fetch (t, c, buf, count, offset);
   pthread_mutex_unlock (&c->lock);
   return r;
 }
@@ -938,9 +1042,13 @@ priv_free (struct http_priv *p)
   }
   for (int i = 0; i < p->n; i++) {
     curl_easy_cleanup (p->c[i].curl);
-    free (p->c[i].cache);
     pthread_mutex_destroy (&p->c[i].lock);
   }
+  for (int i = 0; i < HTTP_BLOCK_SLOTS; i++)
+    free (p->bc.b[i].data);
+  pthread_mutex_destroy (&p->bc.lock);
+  pthread_cond_destroy (&p->bc.done);
+  free (p->head);
   free (p->whole);
   free (p->url);
   free (p);
@@ -1201,6 +1309,8 @@ http_open_shared (const char *url, struct http_shared *sh)
   }
   p->sh = sh;
   p->size = -1;
+  pthread_mutex_init (&p->bc.lock, NULL);
+  pthread_cond_init (&p->bc.done, NULL);
   if (conns > HTTP_MAX_CONNS)
     conns = HTTP_MAX_CONNS;
   for (unsigned i = 0; i < conns; i++) {
@@ -1276,13 +1386,12 @@ http_open_shared (const char *url, struct http_shared *sh)
       goto fail;
     }
     ranges = true;
-    if (!(p->c[0].cache = malloc (HTTP_READAHEAD))) {
+    if (!(p->head = malloc (x.got ? x.got : 1))) {
       ferry_error (FERRY_E_SYSTEM, "out of memory");
       goto fail;
     }
-    memcpy (p->c[0].cache, probe, x.got);
-    p->c[0].cache_off = 0;
-    p->c[0].cache_len = x.got;
+    memcpy (p->head, probe, x.got);
+    p->head_len = x.got;
   }
   else if (status == 200 && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)) {
     ranges = false;
