@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,6 +191,14 @@ is_blockdev (const char *p)
   struct stat st;
 
   return stat (p, &st) == 0 && S_ISBLK (st.st_mode);
+}
+
+static bool
+is_nbd_uri (const char *p)
+{
+  return strncasecmp (p, "nbd://", 6) == 0 || strncasecmp (p, "nbds://", 7) == 0
+         || strncasecmp (p, "nbd+unix://", 11) == 0
+         || strncasecmp (p, "nbds+unix://", 12) == 0;
 }
 
 /* Create an empty DEST-format image at path (through the normal target,
@@ -541,9 +551,11 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
     char fmt[8];
     snprintf (fmt, sizeof fmt, "%s",
               format ? format : (loaded ? st.format : "raw"));
-    if (is_blockdev (dst)) {
+    if (is_blockdev (dst) || is_nbd_uri (dst)) {
+      /* Written in place: there is no beside to build the copy in. */
       if (strcmp (fmt, "raw") != 0) {
-        ferry_error (FERRY_E_USAGE, "%s: a block device takes raw", dst);
+        ferry_error (FERRY_E_USAGE, "%s: %s takes raw", dst,
+                     is_nbd_uri (dst) ? "an NBD export" : "a block device");
         goto fail;
       }
     }
@@ -590,6 +602,7 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
   {
     struct ferry_target_opts to = { .format = st.format, .in_place = true,
                                     .allow_dirty = was_in_progress,
+                                    .nbd_timeout = so.o.nbd_timeout,
                                     .log = &g->log };
     if (!(t = ferry_target_open (staging ? staging : dst, d->size, &to)))
       goto fail;

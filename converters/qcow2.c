@@ -4,7 +4,10 @@
  * a cluster is never reused while the image is open; metadata is written
  * only at commit, with refcounts recomputed from the tables.  This keeps
  * the write path to one short critical section (find or allocate the
- * clusters of a request) followed by lock-free pwrites.
+ * clusters of a request) followed by pwrites outside it.  The pwrites
+ * take turns on write_lock: threads writing one file at once contend for
+ * its inode lock in the kernel, which spins and burns more CPU than the
+ * copy itself.
  */
 #include <endian.h>
 #include <errno.h>
@@ -64,6 +67,8 @@ struct qcow2 {
   /* Existing image: where its L1 is, to rewrite it in place. */
   uint64_t old_l1_offset, old_l1_clusters;
 
+  pthread_mutex_t write_lock;
+
   pthread_mutex_t pool_lock;
   struct qcow2_codec *pool[CODEC_POOL];
   int npool;
@@ -73,20 +78,24 @@ static int
 pwrite_all (struct qcow2 *q, const void *buf, size_t count, uint64_t off)
 {
   const uint8_t *p = buf;
+  int rc = 0;
 
+  pthread_mutex_lock (&q->write_lock);
   while (count > 0) {
     ssize_t r = pwrite (q->fd, p, count, (off_t) off);
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      return ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: write at offset %"
-                                PRIu64, q->name, off);
+      rc = ferry_error_errno (FERRY_E_OUTPUT, errno, "%s: write at offset %"
+                              PRIu64, q->name, off);
+      break;
     }
     p += r;
     count -= (size_t) r;
     off += (uint64_t) r;
   }
-  return 0;
+  pthread_mutex_unlock (&q->write_lock);
+  return rc;
 }
 
 static int
@@ -134,6 +143,7 @@ alloc_image (int fd, const char *name, unsigned bits)
   q->csize_mask = (UINT64_C (1) << (bits - 8)) - 1;
   pthread_mutex_init (&q->lock, NULL);
   pthread_mutex_init (&q->pool_lock, NULL);
+  pthread_mutex_init (&q->write_lock, NULL);
   return q;
 }
 
@@ -149,6 +159,7 @@ qcow2_free (struct qcow2 *q)
     qcow2_codec_free (q->pool[i]);
   pthread_mutex_destroy (&q->lock);
   pthread_mutex_destroy (&q->pool_lock);
+  pthread_mutex_destroy (&q->write_lock);
   free (q->name);
   free (q);
 }
