@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -388,10 +389,130 @@ out:
   return NULL;
 }
 
+/* Sequential sources (standard input, an HTTP stream, an OVA member) are
+ * read, unpacked and decompressed by one thread, in file order.  Writing
+ * and hashing go to a second thread so the two halves overlap: the
+ * source's thread gathers contiguous data into batches, the writer takes
+ * them in order.  A few batches in flight bound the memory. */
+#define STREAM_BATCH (4u * 1024 * 1024)
+#define STREAM_BUFS 4
+
+struct batch {
+  uint64_t off;
+  size_t len;
+  char *buf;
+};
+
 struct stream_ctx {
   struct copy_ctx *c;
-  struct cursor *k; /* NULL: no checksum (or given up) */
+  struct cursor *k; /* NULL: no checksum (or given up); writer only */
+
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  struct batch queue[STREAM_BUFS]; /* filled, in order: [qhead, qhead+qn) */
+  size_t qhead, qn;
+  char *free_bufs[STREAM_BUFS];
+  size_t nfree;
+  bool closing;   /* no more batches will come */
+  bool wfailed;   /* the writer stopped on an error */
+  enum ferry_errcode err_code;
+  char err_msg[1024];
+
+  struct batch cur; /* being filled by the source's thread */
 };
+
+/* The writer's share of one batch. */
+static int
+stream_write (struct stream_ctx *sc, const struct batch *b)
+{
+  struct copy_ctx *c = sc->c;
+
+  if (write_sparse (c, b->buf, b->len, b->off) < 0)
+    return -1;
+  if (sc->k) {
+    /* Streams normally hold their data in disk order; one that does not
+     * cannot be hashed in one pass. */
+    if (b->off < sc->k->pos) {
+      ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
+                  "computed", c->d->transport->name);
+      c->csum_invalid = true;
+      sc->k = NULL;
+    }
+    else if (cursor_feed (sc->k, NULL, b->off - sc->k->pos) < 0
+             || cursor_feed (sc->k, b->buf, b->len) < 0)
+      return -1;
+  }
+  atomic_fetch_add (&c->done, b->len);
+  report (c);
+  return 0;
+}
+
+static void *
+stream_writer (void *arg)
+{
+  struct stream_ctx *sc = arg;
+
+  pthread_mutex_lock (&sc->lock);
+  for (;;) {
+    struct batch b;
+    while (sc->qn == 0 && !sc->closing)
+      pthread_cond_wait (&sc->cond, &sc->lock);
+    if (sc->qn == 0)
+      break;
+    b = sc->queue[sc->qhead];
+    sc->qhead = (sc->qhead + 1) % STREAM_BUFS;
+    sc->qn--;
+    pthread_mutex_unlock (&sc->lock);
+
+    int r = stream_write (sc, &b);
+
+    pthread_mutex_lock (&sc->lock);
+    sc->free_bufs[sc->nfree++] = b.buf;
+    if (r < 0) {
+      sc->wfailed = true;
+      sc->err_code = ferry_error_code ();
+      snprintf (sc->err_msg, sizeof sc->err_msg, "%s", ferry_error_msg ());
+      pthread_cond_broadcast (&sc->cond);
+      break;
+    }
+    pthread_cond_broadcast (&sc->cond);
+  }
+  pthread_mutex_unlock (&sc->lock);
+  return NULL;
+}
+
+/* Called with sc->lock held: the writer's error as this thread's. */
+static int
+writer_error_locked (struct stream_ctx *sc)
+{
+  ferry_error_set_raw (sc->err_code, sc->err_msg);
+  return -1;
+}
+
+/* Hand the batch being filled to the writer. */
+static int
+stream_submit (struct stream_ctx *sc)
+{
+  int r = 0;
+
+  if (!sc->cur.buf)
+    return 0;
+  pthread_mutex_lock (&sc->lock);
+  if (sc->wfailed) {
+    sc->free_bufs[sc->nfree++] = sc->cur.buf;
+    r = writer_error_locked (sc);
+  }
+  else {
+    /* There are as many buffers as queue slots, so a held buffer always
+     * has a slot. */
+    sc->queue[(sc->qhead + sc->qn) % STREAM_BUFS] = sc->cur;
+    sc->qn++;
+    pthread_cond_broadcast (&sc->cond);
+  }
+  pthread_mutex_unlock (&sc->lock);
+  sc->cur.buf = NULL;
+  return r;
+}
 
 /* Sequential sources deliver data in file order through a callback. */
 static int
@@ -399,6 +520,8 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
 {
   struct stream_ctx *sc = opaque;
   struct copy_ctx *c = sc->c;
+  const char *p = buf;
+
   if (offset > UINT64_MAX - len)
     return ferry_error (FERRY_E_INPUT, "%s: data at offset %llu overflows",
                         c->d->transport->name, (unsigned long long) offset);
@@ -410,24 +533,66 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
                         "virtual size %llu",
                         c->d->transport->name, (unsigned long long) offset,
                         len, (unsigned long long) c->d->size);
-  if (write_sparse (c, buf, len, offset) < 0)
-    return -1;
-  if (sc->k) {
-    /* Streams normally hold their data in disk order; one that does not
-     * cannot be hashed in one pass. */
-    if (offset < sc->k->pos) {
-      ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
-                  "computed", c->d->transport->name);
-      c->csum_invalid = true;
-      sc->k = NULL;
-    }
-    else if (cursor_feed (sc->k, NULL, offset - sc->k->pos) < 0
-             || cursor_feed (sc->k, buf, len) < 0)
+  while (len > 0) {
+    size_t n;
+    if (sc->cur.buf
+        && (offset != sc->cur.off + sc->cur.len || sc->cur.len == STREAM_BATCH)
+        && stream_submit (sc) < 0)
       return -1;
+    if (!sc->cur.buf) {
+      pthread_mutex_lock (&sc->lock);
+      while (sc->nfree == 0 && !sc->wfailed)
+        pthread_cond_wait (&sc->cond, &sc->lock);
+      if (sc->wfailed) {
+        int r = writer_error_locked (sc);
+        pthread_mutex_unlock (&sc->lock);
+        return r;
+      }
+      sc->cur.buf = sc->free_bufs[--sc->nfree];
+      pthread_mutex_unlock (&sc->lock);
+      sc->cur.off = offset;
+      sc->cur.len = 0;
+    }
+    n = STREAM_BATCH - sc->cur.len;
+    if (n > len)
+      n = len;
+    memcpy (sc->cur.buf + sc->cur.len, p, n);
+    sc->cur.len += n;
+    p += n;
+    offset += n;
+    len -= n;
   }
-  atomic_fetch_add (&c->done, len);
-  report (c);
   return 0;
+}
+
+/* Stop the writer (after it has written what was submitted) and collect
+ * its result. */
+static int
+stream_join (struct stream_ctx *sc, pthread_t writer, bool ok)
+{
+  int r = 0;
+
+  if (ok && stream_submit (sc) < 0)
+    ok = false;
+  pthread_mutex_lock (&sc->lock);
+  sc->closing = true;
+  if (!ok) /* the copy failed anyway: drop what is queued */
+    for (; sc->qn > 0; sc->qn--, sc->qhead = (sc->qhead + 1) % STREAM_BUFS)
+      sc->free_bufs[sc->nfree++] = sc->queue[sc->qhead].buf;
+  pthread_cond_broadcast (&sc->cond);
+  pthread_mutex_unlock (&sc->lock);
+  pthread_join (writer, NULL);
+  /* Buffers the writer left queued (it stopped on an error) or one still
+   * being filled go back, so they are freed. */
+  for (; sc->qn > 0; sc->qn--, sc->qhead = (sc->qhead + 1) % STREAM_BUFS)
+    sc->free_bufs[sc->nfree++] = sc->queue[sc->qhead].buf;
+  if (sc->cur.buf) {
+    sc->free_bufs[sc->nfree++] = sc->cur.buf;
+    sc->cur.buf = NULL;
+  }
+  if (ok && sc->wfailed)
+    r = writer_error_locked (sc);
+  return ok ? r : -1;
 }
 
 static int
@@ -442,7 +607,8 @@ copy_stream (struct copy_ctx *c)
   struct stream_ctx sc = { .c = c };
   struct cursor kk = { .zero_leaf = c->zero_leaf, .disk_size = c->d->size,
                        .root = c->root };
-  int r = -1;
+  pthread_t writer;
+  int r = -1, e;
 
   /* A raw stream of unknown size cannot be hashed leaf by leaf, since the
    * last leaf's length is not known until the end. */
@@ -456,10 +622,26 @@ copy_stream (struct copy_ctx *c)
                 "no checksum computed", c->d->transport->name);
     c->csum_invalid = true;
   }
-  if (c->d->ops->stream (c->d, stream_cb, &sc) < 0)
-    goto out;
+  for (int i = 0; i < STREAM_BUFS; i++) {
+    if (!(sc.free_bufs[i] = malloc (STREAM_BATCH))) {
+      ferry_error (FERRY_E_SYSTEM, "out of memory");
+      goto out_bufs;
+    }
+    sc.nfree++;
+  }
+  pthread_mutex_init (&sc.lock, NULL);
+  pthread_cond_init (&sc.cond, NULL);
+  if ((e = pthread_create (&writer, NULL, stream_writer, &sc)) != 0) {
+    ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the writer thread");
+    goto out_sync;
+  }
+  {
+    bool ok = c->d->ops->stream (c->d, stream_cb, &sc) == 0;
+    if (stream_join (&sc, writer, ok) < 0)
+      goto out_sync;
+  }
   if (sc.k && cursor_feed (sc.k, NULL, c->d->size - sc.k->pos) < 0)
-    goto out;
+    goto out_sync;
   if (!known)
     c->t->size = c->d->size;
   /* Everything not delivered is zero. */
@@ -470,7 +652,12 @@ copy_stream (struct copy_ctx *c)
   }
   report (c);
   r = 0;
-out:
+out_sync:
+  pthread_mutex_destroy (&sc.lock);
+  pthread_cond_destroy (&sc.cond);
+out_bufs:
+  for (size_t i = 0; i < sc.nfree; i++)
+    free (sc.free_bufs[i]);
   ferry_leaf_hasher_free (kk.h);
   return r;
 }

@@ -49,6 +49,10 @@ struct ferry_ova {
   size_t head_len;
   unsigned char head[FERRY_SEQ_HEAD];
   EVP_MD_CTX *sha256, *sha1;
+  /* The digests the current member needs: both until the manifest has
+   * been read, then those its entries for the member name.  Hashing a
+   * disk twice costs more CPU than inflating it. */
+  bool want256, want1;
 
   /* Digests of members already passed, and the manifest. */
   struct ova_digest *digests;
@@ -277,8 +281,12 @@ member_pull (struct ferry_ova *a, void *buf, size_t n)
     if (r == 0)
       break;
     if (a->verify
-        && (EVP_DigestUpdate (a->sha256, (char *) buf + done, (size_t) r) != 1
-            || EVP_DigestUpdate (a->sha1, (char *) buf + done, (size_t) r) != 1))
+        && ((a->want256
+             && EVP_DigestUpdate (a->sha256, (char *) buf + done, (size_t) r)
+                    != 1)
+            || (a->want1
+                && EVP_DigestUpdate (a->sha1, (char *) buf + done, (size_t) r)
+                       != 1)))
       return ferry_error (FERRY_E_SYSTEM, "%s: digest update failed",
                           a->src->name);
     done += (size_t) r;
@@ -320,12 +328,16 @@ member_end_locked (struct ferry_ova *a)
   }
   if (!a->verify)
     return 0;
-  if (EVP_DigestFinal_ex (a->sha256, md, &mdlen) != 1)
-    return ferry_error (FERRY_E_SYSTEM, "SHA256 failed");
-  hex_of (md, mdlen, dg.sha256);
-  if (EVP_DigestFinal_ex (a->sha1, md, &mdlen) != 1)
-    return ferry_error (FERRY_E_SYSTEM, "SHA1 failed");
-  hex_of (md, mdlen, dg.sha1);
+  if (a->want256) {
+    if (EVP_DigestFinal_ex (a->sha256, md, &mdlen) != 1)
+      return ferry_error (FERRY_E_SYSTEM, "SHA256 failed");
+    hex_of (md, mdlen, dg.sha256);
+  }
+  if (a->want1) {
+    if (EVP_DigestFinal_ex (a->sha1, md, &mdlen) != 1)
+      return ferry_error (FERRY_E_SYSTEM, "SHA1 failed");
+    hex_of (md, mdlen, dg.sha1);
+  }
   if (!(dg.name = strdup (a->cur_name)))
     return ferry_error (FERRY_E_SYSTEM, "out of memory");
   if (a->n_digests == a->cap_digests) {
@@ -558,9 +570,15 @@ start_member (struct ferry_ova *a, const char *name, uint64_t size)
   a->cur_pos = 0;
   a->head_len = 0;
   a->gen++;
+  a->want256 = a->want1 = !a->has_mf;
+  for (size_t i = 0; i < a->n_mf; i++)
+    if (strcmp (a->mf[i].name, name) == 0) {
+      a->want256 |= a->mf[i].sha256;
+      a->want1 |= !a->mf[i].sha256;
+    }
   if (a->verify
-      && (EVP_DigestInit_ex (a->sha256, EVP_sha256 (), NULL) != 1
-          || EVP_DigestInit_ex (a->sha1, EVP_sha1 (), NULL) != 1))
+      && ((a->want256 && EVP_DigestInit_ex (a->sha256, EVP_sha256 (), NULL) != 1)
+          || (a->want1 && EVP_DigestInit_ex (a->sha1, EVP_sha1 (), NULL) != 1)))
     return ferry_error (FERRY_E_SYSTEM, "digest init failed");
   r = member_pull (a, a->head, size < FERRY_SEQ_HEAD ? (size_t) size
                                                      : FERRY_SEQ_HEAD);
