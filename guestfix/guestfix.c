@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,14 @@ static int
 check_disk (struct gf_ctx *c)
 {
   struct stat st;
+  /* An NBD export (a cutover into one): raw, checked by opening it. */
+  if (strncasecmp (c->disk, "nbd", 3) == 0 && strstr (c->disk, "://")) {
+    if (c->o->format && strcmp (c->o->format, "raw") != 0)
+      return ferry_error (FERRY_E_USAGE, "%s: an NBD export is raw",
+                          c->disk);
+    c->format = "raw";
+    return 0;
+  }
   if (stat (c->disk, &st) < 0)
     return ferry_error_errno (FERRY_E_INPUT, errno, "%s", c->disk);
   if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,7 +116,13 @@ gf_overlay_create (struct gf_ctx *c)
     tmp = getenv ("TMPDIR");
   if (!tmp || !*tmp)
     tmp = "/var/tmp";
-  if (!realpath (c->disk, backing))
+  /* An NBD export (a cutover into one) is its own absolute name. */
+  if (strncasecmp (c->disk, "nbd", 3) == 0 && strstr (c->disk, "://")) {
+    if (strlen (c->disk) >= sizeof backing)
+      return ferry_error (FERRY_E_INPUT, "%s: URI too long", c->disk);
+    strcpy (backing, c->disk);
+  }
+  else if (!realpath (c->disk, backing))
     return ferry_error_errno (FERRY_E_INPUT, errno, "%s", c->disk);
 
   c->overlay_dir = gf_asprintf ("%s/ferry-guestfix.XXXXXX", tmp);
