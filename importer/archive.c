@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "importer/archive.h"
 #include "importer/decompress.h"
+#include "importer/seqread.h"
 
 #define OVA_RBUF (1024 * 1024)
 #define OVA_MANIFEST_MAX (1024 * 1024)
@@ -363,43 +364,23 @@ ferry_ova_member_end (struct ferry_ova *a)
   return r;
 }
 
+static int64_t
+member_pull_cb (void *ctx, char *buf, size_t count)
+{
+  return member_pull (ctx, buf, count);
+}
+
 /* Forward read of the current member, as importer/file.c's stdin. */
 static int64_t
 member_read_locked (struct ferry_transport *t, struct ferry_ova *a, char *buf,
                     size_t count, uint64_t offset)
 {
-  size_t done = 0;
-
-  if (offset < a->head_len) {
-    size_t n = a->head_len - (size_t) offset;
-    if (n > count)
-      n = count;
-    memcpy (buf, a->head + offset, n);
-    buf += n;
-    count -= n;
-    offset += n;
-    done = n;
-  }
-  if (count == 0)
-    return (int64_t) done;
-  if (offset < a->cur_pos)
-    return ferry_error (FERRY_E_INPUT,
-                        "%s: offset %llu was already passed; this format "
-                        "cannot be read from an archive stream",
-                        t->name, (unsigned long long) offset);
-  while (a->cur_pos < offset) {
-    char skip[65536];
-    uint64_t want = offset - a->cur_pos;
-    int64_t r = member_pull (a, skip, want < sizeof skip ? want : sizeof skip);
-    if (r < 0)
-      return -1;
-    if (r == 0)
-      return (int64_t) done;
-  }
-  int64_t r = member_pull (a, buf, count);
-  if (r < 0)
-    return -1;
-  return (int64_t) done + r;
+  const struct ferry_seq_stream s = {
+    .head = a->head, .head_len = a->head_len, .pos = &a->cur_pos,
+    .pull = member_pull_cb, .ctx = a,
+    .passed_hint = "this format cannot be read from an archive stream",
+  };
+  return ferry_seq_read (t, &s, buf, count, offset);
 }
 
 static int64_t

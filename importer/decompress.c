@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "importer/decompress.h"
+#include "importer/seqread.h"
 
 #define DZ_INBUF (256 * 1024)
 
@@ -331,42 +332,27 @@ produce_full (struct ferry_transport *t, struct dz_priv *p, void *buf,
 }
 
 static int64_t
+dz_pull (void *ctx, char *buf, size_t count)
+{
+  struct ferry_transport *t = ctx;
+  return produce (t, t->priv, buf, count);
+}
+
+static int64_t
 dz_read_locked (struct ferry_transport *t, struct dz_priv *p, char *buf,
                 size_t count, uint64_t offset)
 {
-  size_t done = 0;
-  int64_t r;
-
-  if (offset < p->head_len) {
-    size_t n = p->head_len - (size_t) offset;
-    if (n > count)
-      n = count;
-    memcpy (buf, p->head + offset, n);
-    buf += n;
-    count -= n;
-    offset += n;
-    done = n;
-  }
-  if (count == 0)
-    return (int64_t) done;
-  if (offset < p->pos)
-    return ferry_error (FERRY_E_INPUT,
-                        "%s: offset %llu was already passed; a %s-compressed "
-                        "source can only be read front to back",
-                        t->name, (unsigned long long) offset,
-                        kind_names[p->kind]);
-  while (p->pos < offset) {
-    char skip[65536];
-    uint64_t want = offset - p->pos;
-    r = produce (t, p, skip, want < sizeof skip ? (size_t) want : sizeof skip);
-    if (r < 0)
-      return -1;
-    if (r == 0)
-      return (int64_t) done;
-  }
-  if ((r = produce_full (t, p, buf, count)) < 0)
-    return -1;
-  return (int64_t) done + r;
+  static const char *const hints[] = {
+    "a gzip-compressed source can only be read front to back",
+    "a xz-compressed source can only be read front to back",
+    "a zstd-compressed source can only be read front to back",
+    "a bzip2-compressed source can only be read front to back",
+  };
+  const struct ferry_seq_stream s = {
+    .head = p->head, .head_len = p->head_len, .pos = &p->pos,
+    .pull = dz_pull, .ctx = t, .passed_hint = hints[p->kind],
+  };
+  return ferry_seq_read (t, &s, buf, count, offset);
 }
 
 static int64_t

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "importer/seqread.h"
 #include "importer/transport.h"
 
 struct file_priv {
@@ -167,45 +168,30 @@ read_full (int fd, void *buf, size_t count)
   return (ssize_t) done;
 }
 
+static int64_t
+seq_pull (void *ctx, char *buf, size_t count)
+{
+  struct ferry_transport *t = ctx;
+  struct seq_priv *p = t->priv;
+  ssize_t r = read_full (p->fd, buf, count);
+  if (r < 0)
+    return ferry_error_errno (FERRY_E_INPUT, errno, "%s: read", t->name);
+  p->pos += (uint64_t) r;
+  return r;
+}
+
 /* Returns bytes read (short only at end of stream) or -1. */
 static int64_t
 seq_read_locked (struct ferry_transport *t, struct seq_priv *p, char *buf,
                  size_t count, uint64_t offset)
 {
-  size_t done = 0;
-
-  if (offset < p->head_len) {
-    size_t n = p->head_len - offset;
-    if (n > count)
-      n = count;
-    memcpy (buf, p->head + offset, n);
-    buf += n;
-    count -= n;
-    offset += n;
-    done = n;
-  }
-  if (count == 0)
-    return (int64_t) done;
-  if (offset < p->pos)
-    return ferry_error (FERRY_E_INPUT,
-                        "%s: offset %llu was already passed; this format "
-                        "cannot be read from a stream (try a local file)",
-                        t->name, (unsigned long long) offset);
-  while (p->pos < offset) {
-    char skip[65536];
-    uint64_t want = offset - p->pos;
-    ssize_t r = read_full (p->fd, skip, want < sizeof skip ? want : sizeof skip);
-    if (r < 0)
-      return ferry_error_errno (FERRY_E_INPUT, errno, "%s: read", t->name);
-    if (r == 0)
-      return (int64_t) done;
-    p->pos += (uint64_t) r;
-  }
-  ssize_t r = read_full (p->fd, buf, count);
-  if (r < 0)
-    return ferry_error_errno (FERRY_E_INPUT, errno, "%s: read", t->name);
-  p->pos += (uint64_t) r;
-  return (int64_t) done + r;
+  const struct ferry_seq_stream s = {
+    .head = p->head, .head_len = p->head_len, .pos = &p->pos,
+    .pull = seq_pull, .ctx = t,
+    .passed_hint = "this format cannot be read from a stream (try a local "
+                   "file)",
+  };
+  return ferry_seq_read (t, &s, buf, count, offset);
 }
 
 static int64_t

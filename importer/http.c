@@ -38,6 +38,7 @@
 
 #include "common/error.h"
 #include "importer/http.h"
+#include "importer/seqread.h"
 #include "importer/transport.h"
 
 #define HTTP_MAX_CONNS 16
@@ -927,6 +928,12 @@ seq_body_read (struct ferry_transport *t, char *out, size_t count)
   }
 }
 
+static int64_t
+seq_pull (void *ctx, char *buf, size_t count)
+{
+  return seq_body_read (ctx, buf, count);
+}
+
 /* Same contract as standard input: forward only, except the head. */
 static int64_t
 seq_read_locked (struct ferry_transport *t, char *buf, size_t count,
@@ -934,47 +941,13 @@ seq_read_locked (struct ferry_transport *t, char *buf, size_t count,
 {
   struct http_priv *p = t->priv;
   struct hseq *s = p->seq;
-  size_t done = 0;
-
-  if (offset < s->head_len) {
-    size_t n = s->head_len - offset;
-    if (n > count)
-      n = count;
-    memcpy (buf, s->head + offset, n);
-    buf += n;
-    count -= n;
-    offset += n;
-    done = n;
-  }
-  if (count == 0)
-    return (int64_t) done;
-  if (offset < s->pos)
-    return ferry_error (FERRY_E_INPUT,
-                        "%s: server does not support Range requests, and "
-                        "offset %llu was already passed: this format needs "
-                        "random access",
-                        t->name, (unsigned long long) offset);
-  while (s->pos < offset) {
-    char skip[65536];
-    uint64_t want = offset - s->pos;
-    int64_t r = seq_body_read (t, skip, want < sizeof skip ? want
-                                                           : sizeof skip);
-    if (r < 0)
-      return -1;
-    if (r == 0)
-      return (int64_t) done;
-  }
-  while (count > 0) {
-    int64_t r = seq_body_read (t, buf, count);
-    if (r < 0)
-      return -1;
-    if (r == 0)
-      break;
-    buf += r;
-    count -= (size_t) r;
-    done += (size_t) r;
-  }
-  return (int64_t) done;
+  const struct ferry_seq_stream ss = {
+    .head = s->head, .head_len = s->head_len, .pos = &s->pos,
+    .pull = seq_pull, .ctx = t,
+    .passed_hint = "the server does not support Range requests, and this "
+                   "format needs random access",
+  };
+  return ferry_seq_read (t, &ss, buf, count, offset);
 }
 
 static int64_t

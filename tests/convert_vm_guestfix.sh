@@ -13,25 +13,7 @@ gf_guest rhel rhel.img
 qemu-img convert -q -f raw -O vmdk rhel.img rhel.vmdk
 rm rhel.img
 before=$(gf_sha rhel.vmdk)
-cat > rhel9.vmx <<'VMX'
-.encoding = "UTF-8"
-config.version = "8"
-virtualHW.version = "19"
-displayName = "rhel9"
-guestOS = "rhel9-64"
-memSize = "2048"
-numvcpus = "2"
-firmware = "bios"
-scsi0.present = "TRUE"
-scsi0.virtualDev = "pvscsi"
-scsi0:0.present = "TRUE"
-scsi0:0.fileName = "rhel.vmdk"
-scsi0:0.deviceType = "scsi-hardDisk"
-ethernet0.present = "TRUE"
-ethernet0.virtualDev = "vmxnet3"
-ethernet0.addressType = "static"
-ethernet0.address = "00:50:56:01:02:03"
-VMX
+vmx_one_disk rhel9.vmx rhel9 rhel9-64 2048 2 rhel.vmdk 00:50:56:01:02:03
 
 gf_ferry 0 convert -q -O qcow2 rhel9.vmx -o out
 [[ $(gf_sha rhel.vmdk) == "$before" ]] || fail "the source VMDK changed"

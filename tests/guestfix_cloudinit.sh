@@ -18,25 +18,7 @@ kver=5.14.21-150500.53-default
 gf_guest suse suse.img
 qemu-img convert -q -f raw -O vmdk suse.img suse.vmdk
 rm suse.img
-cat > sles15.vmx <<'VMX'
-.encoding = "UTF-8"
-config.version = "8"
-virtualHW.version = "19"
-displayName = "sles15"
-guestOS = "sles15-64"
-memSize = "2048"
-numvcpus = "2"
-firmware = "bios"
-scsi0.present = "TRUE"
-scsi0.virtualDev = "pvscsi"
-scsi0:0.present = "TRUE"
-scsi0:0.fileName = "suse.vmdk"
-scsi0:0.deviceType = "scsi-hardDisk"
-ethernet0.present = "TRUE"
-ethernet0.virtualDev = "vmxnet3"
-ethernet0.addressType = "static"
-ethernet0.address = "00:50:56:01:02:04"
-VMX
+vmx_one_disk sles15.vmx sles15 sles15-64 2048 2 suse.vmdk 00:50:56:01:02:04
 
 # The seed: user-data with a multi-line script and non-ASCII text (kept
 # byte for byte), network-config v2; meta-data generated.

@@ -395,3 +395,31 @@ changes_json () {
     printf ']}\n'
   } > "$f"
 }
+
+# vmx_one_disk FILE NAME GUESTOS MEMSIZE VCPUS VMDK MAC [FIRMWARE [CTRL]]:
+# the .vmx of a VM as vSphere writes it, with one disk on a SCSI
+# controller (default pvscsi) and one vmxnet3 NIC with a static MAC.
+# Callers append any further lines.
+vmx_one_disk () {
+  local f=$1 name=$2 os=$3 mem=$4 cpus=$5 vmdk=$6 mac=$7
+  local fw=${8:-bios} ctrl=${9:-pvscsi}
+  cat > "$f" <<VMX
+.encoding = "UTF-8"
+config.version = "8"
+virtualHW.version = "19"
+displayName = "$name"
+guestOS = "$os"
+memSize = "$mem"
+numvcpus = "$cpus"
+firmware = "$fw"
+scsi0.present = "TRUE"
+scsi0.virtualDev = "$ctrl"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "$vmdk"
+scsi0:0.deviceType = "scsi-hardDisk"
+ethernet0.present = "TRUE"
+ethernet0.virtualDev = "vmxnet3"
+ethernet0.addressType = "static"
+ethernet0.address = "$mac"
+VMX
+}
