@@ -590,6 +590,26 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     }
   }
 
+  /* A Windows guest cannot be converted without virtio-win: say so before
+   * the copy, not after it. */
+  if (guestfix && ferry_guest_is_windows (vm.guest_os)) {
+    const char *vw = virtio_win && *virtio_win ? virtio_win
+                                               : getenv ("VIRTIO_WIN");
+    struct stat vst;
+    if (!vw || !*vw) {
+      ferry_error (FERRY_E_USAGE, "%s: guestOS \"%s\" is Windows, and its "
+                   "conversion needs the virtio drivers: give the virtio-win "
+                   "ISO or directory with --virtio-win PATH or VIRTIO_WIN="
+                   "PATH (or copy the disks only with --no-guestfix); "
+                   "nothing was converted", src, vm.guest_os);
+      goto fail;
+    }
+    if (stat (vw, &vst) < 0) {
+      ferry_error_errno (FERRY_E_INPUT, errno, "virtio-win %s", vw);
+      goto fail;
+    }
+  }
+
   if (mkdir (outdir, 0755) < 0 && errno != EEXIST) {
     ferry_error_errno (FERRY_E_OUTPUT, errno, "%s", outdir);
     goto fail;

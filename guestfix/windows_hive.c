@@ -88,6 +88,25 @@ gf_hive_get_string (struct gf_ctx *c, int64_t node, const char *name)
   return guestfs_hivex_value_string (c->g, v);
 }
 
+int
+gf_hive_get_dword (struct gf_ctx *c, int64_t node, const char *name,
+                   uint32_t *out)
+{
+  int64_t v = guestfs_hivex_node_get_value (c->g, node, name);
+  if (v <= 0 || guestfs_hivex_value_type (c->g, v) != GF_REG_DWORD)
+    return 0;
+  size_t n = 0;
+  char *data = guestfs_hivex_value_value (c->g, v, &n);
+  int found = data && n == 4;
+  if (found) {
+    const unsigned char *b = (const unsigned char *) data;
+    *out = (uint32_t) b[0] | (uint32_t) b[1] << 8 | (uint32_t) b[2] << 16
+           | (uint32_t) b[3] << 24;
+  }
+  free (data);
+  return found;
+}
+
 char **
 gf_hive_children (struct gf_ctx *c, int64_t node)
 {

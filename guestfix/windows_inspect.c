@@ -7,7 +7,18 @@
  * corrupt the filesystem when the saved state is written back.  Windows
  * marks an image to resume from with "HIBR" (older: "hibr") at the start of
  * hiberfil.sys, and "WAKE" ("wake") while resuming; a zeroed header means
- * nothing to resume.  Those guests are refused. */
+ * nothing to resume.  Those guests are refused.
+ *
+ * Fast Startup (Windows 8 and later, on by default on client editions:
+ * HiberbootEnabled=1 under Control\Session Manager\Power) turns "Shut
+ * down" into a hibernation of the kernel session, and the header it leaves
+ * is not always one of those signatures.  With Fast Startup on, any
+ * non-zero header of a non-empty hiberfil.sys is taken as a saved session
+ * and refused too; a full shutdown (Shift+Shut down, shutdown /s /full)
+ * zeroes the header, and powercfg /h off removes the file, so the advice
+ * given in the refusal leads to a guest that passes.  Fast Startup on with
+ * no saved session is only noted: the guest converts, and its first
+ * "Shut down" on KVM will hibernate again. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,33 +124,120 @@ read_build (struct gf_ctx *c, struct gf_windows *w)
   return node < 0 ? -1 : 0;
 }
 
-/* Refuse a hibernated guest (see the top of this file). */
+/* HiberbootEnabled in the current control set: 1 (Fast Startup on), 0,
+ * or -1 when the value is absent.  *ret is -1 on error (set). */
 static int
-check_hibernation (struct gf_ctx *c)
+read_hiberboot (struct gf_ctx *c, const struct gf_windows *w, int *ret)
 {
+  *ret = 0;
+  if (gf_hive_open (c, w->system_hive, false) < 0) {
+    *ret = -1;
+    return -1;
+  }
+  char *key = gf_asprintf ("%s\\Control\\Session Manager\\Power", w->ccs);
+  int64_t node = gf_hive_node (c, key, false);
+  free (key);
+  uint32_t v = 0;
+  int enabled = -1;
+  if (node < 0)
+    *ret = -1;
+  else if (node > 0 && gf_hive_get_dword (c, node, "HiberbootEnabled", &v))
+    enabled = v != 0;
+  gf_hive_close (c);
+  return enabled;
+}
+
+/* The first bytes of a header for a message: as text when printable,
+ * else in hex. */
+static void
+show_header (const unsigned char *h, size_t n, char *buf, size_t size)
+{
+  bool text = n >= 4;
+  for (size_t i = 0; i < 4 && i < n; i++)
+    text &= isprint (h[i]) != 0;
+  if (text) {
+    snprintf (buf, size, "\"%.4s\"", (const char *) h);
+    return;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < 8 && i < n && o + 4 < size; i++)
+    o += (size_t) snprintf (buf + o, size - o, "%s%02x", i ? " " : "", h[i]);
+}
+
+/* Refuse a hibernated guest, or one shut down with Fast Startup (see the
+ * top of this file). */
+static int
+check_hibernation (struct gf_ctx *c, const struct gf_windows *w)
+{
+  int err = 0;
+  int fast = read_hiberboot (c, w, &err);
+  if (err < 0)
+    return -1;
+  char *ccs_power = gf_asprintf ("HKLM\\SYSTEM\\%s\\Control\\Session "
+                                 "Manager\\Power\\HiberbootEnabled", w->ccs);
   int rc = 0;
   char *path = guestfs_case_sensitive_path (c->g, "/hiberfil.sys");
-  if (path && guestfs_is_file (c->g, path) > 0) {
+  int64_t size = -1;
+  if (path && guestfs_is_file (c->g, path) > 0
+      && (size = guestfs_filesize (c->g, path)) < 0)
+    rc = gf_gerror (c, FERRY_E_INPUT, "reading hiberfil.sys");
+  if (rc == 0 && size > 0) {
     size_t n = 0;
-    char *head = guestfs_pread (c->g, path, 4, 0, &n);
+    char *head = guestfs_pread (c->g, path, size < 4096 ? (int) size : 4096,
+                                0, &n);
     if (!head) {
       rc = gf_gerror (c, FERRY_E_INPUT, "reading hiberfil.sys");
-    } else {
-      char sig[5] = "";
-      for (size_t i = 0; i < 4 && i < n; i++)
-        sig[i] = (char) toupper ((unsigned char) head[i]);
-      if (n == 4 && (strcmp (sig, "HIBR") == 0 || strcmp (sig, "WAKE") == 0))
-        rc = ferry_error (FERRY_E_INPUT, "%s: Windows on %s is hibernated "
-                          "(hiberfil.sys starts with \"%.4s\"): it was "
-                          "hibernated or shut down with Fast Startup, and "
-                          "changes made now would be lost or corrupt the "
-                          "disk when it resumes; boot it on VMware, disable "
-                          "Fast Startup (powercfg /h off) and shut it down "
-                          "fully, then copy it again", c->disk, c->r->root,
-                          head);
-      free (head);
+      goto out;
     }
+    const unsigned char *h = (const unsigned char *) head;
+    char sig[5] = "";
+    for (size_t i = 0; i < 4 && i < n; i++)
+      sig[i] = (char) toupper (h[i]);
+    bool zero = true;
+    for (size_t i = 0; i < n; i++)
+      zero &= h[i] == 0;
+    char shown[40];
+    show_header (h, n, shown, sizeof shown);
+    if (n >= 4 && (strcmp (sig, "HIBR") == 0 || strcmp (sig, "WAKE") == 0))
+      rc = ferry_error (FERRY_E_INPUT, "%s: Windows on %s is hibernated "
+                        "(hiberfil.sys starts with \"%.4s\"): it was "
+                        "hibernated or shut down with Fast Startup, and "
+                        "changes made now would be lost or corrupt the "
+                        "disk when it resumes; boot it on VMware, disable "
+                        "Fast Startup (powercfg /h off) and shut it down "
+                        "fully, then copy it again", c->disk, c->r->root,
+                        head);
+    else if (fast == 1 && !zero)
+      rc = ferry_error (FERRY_E_INPUT, "%s: Windows on %s was shut down "
+                        "with Fast Startup (%s is 1 and hiberfil.sys, %lld "
+                        "bytes, holds a saved session: header %s): with Fast "
+                        "Startup, \"Shut down\" hibernates the Windows "
+                        "kernel session into hiberfil.sys and the next boot "
+                        "resumes it, so changes made now would be lost or "
+                        "corrupt the disk; boot it on VMware and either "
+                        "disable Fast Startup (powercfg /h off as "
+                        "administrator, which also deletes hiberfil.sys) or "
+                        "do a full shutdown (hold Shift while choosing Shut "
+                        "down, or shutdown /s /full /t 0), then copy it "
+                        "again", c->disk, c->r->root, ccs_power,
+                        (long long) size, shown);
+    else if (fast == 1)
+      gf_note (c, "Fast Startup is enabled (%s is 1); hiberfil.sys (%lld "
+               "bytes) holds no saved session (zeroed header), so the guest "
+               "was converted; its next \"Shut down\" will hibernate again, "
+               "so before any later copy shut it down fully or disable Fast "
+               "Startup (powercfg /h off)", ccs_power, (long long) size);
+    free (head);
   }
+  else if (rc == 0 && fast == 1)
+    gf_note (c, "Fast Startup is enabled (%s is 1) but there is %s, so "
+             "the guest was not shut down into a saved session and was "
+             "converted; its next \"Shut down\" will hibernate, so before "
+             "any later copy shut it down fully or disable Fast Startup "
+             "(powercfg /h off)", ccs_power,
+             size == 0 ? "an empty hiberfil.sys" : "no hiberfil.sys");
+out:
+  free (ccs_power);
   free (path);
   return rc;
 }
@@ -173,7 +271,7 @@ gf_windows_inspect (struct gf_ctx *c)
   /* Read-only: a hibernated NTFS must not even be mounted read-write. */
   if (guestfs_mount_ro (c->g, root, "/") < 0)
     return gf_gerror (c, FERRY_E_INPUT, "mounting the Windows root");
-  int rc = check_hibernation (c);
+  int rc = check_hibernation (c, w);
   if (rc == 0)
     rc = read_build (c, w);
   if (guestfs_umount_all (c->g) < 0 && rc == 0)

@@ -52,6 +52,10 @@ int64_t gf_hive_node (struct gf_ctx *c, const char *path, bool create);
 /* A value of NODE as UTF-8 (REG_SZ, REG_EXPAND_SZ); NULL when absent or
  * not a string. */
 char *gf_hive_get_string (struct gf_ctx *c, int64_t node, const char *name);
+/* A REG_DWORD value of NODE into *OUT: 1 when found, 0 when absent or of
+ * another type. */
+int gf_hive_get_dword (struct gf_ctx *c, int64_t node, const char *name,
+                       uint32_t *out);
 /* Child key names of NODE; NULL-terminated (free with gf_free_strings),
  * NULL on error (set). */
 char **gf_hive_children (struct gf_ctx *c, int64_t node);
