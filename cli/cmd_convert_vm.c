@@ -50,6 +50,7 @@ enum {
   OPT_CI_NET,
   OPT_CI_ISO,
   OPT_VIRTIO_WIN,
+  OPT_KEY_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -71,6 +72,7 @@ static const struct option long_opts[] = {
   { "cloud-init-network-config", required_argument, NULL, OPT_CI_NET },
   { "cloud-init-iso", no_argument, NULL, OPT_CI_ISO },
   { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
+  { "key-file", required_argument, NULL, OPT_KEY_FILE },
   { "overwrite", no_argument, NULL, OPT_OVERWRITE },
   { "threads", required_argument, NULL, OPT_THREADS },
   { "progress", optional_argument, NULL, OPT_PROGRESS },
@@ -127,6 +129,10 @@ usage (FILE *f)
     "                             KubeVirt: a cloudInitNoCloud volume)\n"
     "      --virtio-win=PATH      Windows guests: the virtio-win ISO or\n"
     "                             directory (default: $VIRTIO_WIN)\n"
+    "      --key-file=DEVICE:FILE guest conversion: open the LUKS-encrypted\n"
+    "                             DEVICE of the boot disk (e.g. /dev/sda2, or\n"
+    "                             all) with the passphrase in FILE\n"
+    "                             (repeatable)\n"
     "      --vm=NAME              an OVF VirtualSystemCollection (vApp): convert\n"
     "                             the VirtualSystem NAME (Name or ovf:id)\n"
     "      --overwrite            replace existing disk files in DIR\n"
@@ -398,6 +404,8 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   const char *ci_user = NULL, *ci_meta = NULL, *ci_net = NULL;
   bool ci_iso = false;
   const char *virtio_win = NULL; /* --virtio-win, for Windows guests */
+  struct guestfix_key keys[GUESTFIX_MAX_KEYS]; /* --key-file */
+  size_t n_keys = 0;
   struct ferry_cloudinit ci = { 0 };
   char *ci_iso_path = NULL;
   char guest_err[1024] = "", *guest_json = NULL;
@@ -477,6 +485,15 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
     case OPT_CI_NET: ci_net = optarg; break;
     case OPT_CI_ISO: ci_iso = true; break;
     case OPT_VIRTIO_WIN: virtio_win = optarg; break;
+    case OPT_KEY_FILE:
+      if (n_keys == GUESTFIX_MAX_KEYS) {
+        fprintf (stderr, "ferry: at most %d --key-file options\n",
+                 GUESTFIX_MAX_KEYS);
+        return FERRY_E_USAGE;
+      }
+      if (guestfix_key_parse (optarg, &keys[n_keys++]) < 0)
+        return cli_fail ();
+      break;
     case OPT_OVERWRITE: to.overwrite = true; break;
     case OPT_THREADS:
       if (cli_parse_size (optarg, &v) < 0 || v == 0 || v > 64) {
@@ -677,7 +694,8 @@ cmd_convert_vm (int argc, char **argv, struct cli_common *g)
   if (guestfix && n_order > 0 && vm.disks[order[0]].target_path) {
     struct guestfix_opts go = { .disk = vm.disks[order[0]].target_path,
                                 .format = to.format, .log = &g->log,
-                                .cloudinit = &ci, .virtio_win = virtio_win };
+                                .cloudinit = &ci, .virtio_win = virtio_win,
+                                .keys = keys, .n_keys = n_keys };
     struct guestfix_result gr;
     json_object *j;
 

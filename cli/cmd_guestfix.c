@@ -42,6 +42,11 @@ usage (FILE *f)
     "                          operating systems (e.g. /dev/sda2)\n"
     "      --virtio-win=PATH   Windows guests: the virtio-win ISO or directory\n"
     "                          (default: $VIRTIO_WIN)\n"
+    "      --key-file=DEVICE:FILE\n"
+    "                          open the LUKS-encrypted DEVICE (e.g. /dev/sda2,\n"
+    "                          or all) with the passphrase in FILE (one\n"
+    "                          trailing newline ignored) before inspection\n"
+    "                          (repeatable)\n"
     "  -n, --dry-run           do everything in the overlay, print the\n"
     "                          changes, then discard them\n"
     "      --json              print the result as one JSON object\n"
@@ -59,13 +64,15 @@ usage (FILE *f)
     "\n"
     "Exit codes: 0 success, 1 the disk holds no usable guest (no OS, several\n"
     "without --root, a filesystem that needs recovery, neither Linux nor\n"
-    "Windows, hibernated Windows, virtio-win without the boot disk driver),\n"
+    "Windows, hibernated Windows, virtio-win without the boot disk driver,\n"
+    "a LUKS passphrase that does not open its device, no space left for the\n"
+    "changes),\n"
     "2 usage, 3 the disk or overlay cannot be written, 4 system (libguestfs\n"
     "cannot start).\n");
 }
 
 enum { OPT_FORMAT = 256, OPT_ROOT, OPT_JSON, OPT_TMPDIR, OPT_CI_USER,
-       OPT_CI_META, OPT_CI_NET, OPT_VIRTIO_WIN };
+       OPT_CI_META, OPT_CI_NET, OPT_VIRTIO_WIN, OPT_KEY_FILE };
 
 static const struct option long_opts[] = {
   { "format", required_argument, NULL, OPT_FORMAT },
@@ -74,6 +81,7 @@ static const struct option long_opts[] = {
   { "json", no_argument, NULL, OPT_JSON },
   { "tmpdir", required_argument, NULL, OPT_TMPDIR },
   { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
+  { "key-file", required_argument, NULL, OPT_KEY_FILE },
   { "cloud-init-user-data", required_argument, NULL, OPT_CI_USER },
   { "cloud-init-meta-data", required_argument, NULL, OPT_CI_META },
   { "cloud-init-network-config", required_argument, NULL, OPT_CI_NET },
@@ -121,7 +129,8 @@ print_text (const struct guestfix_opts *o, const struct guestfix_result *r,
 int
 cmd_guestfix (int argc, char **argv, struct cli_common *g)
 {
-  struct guestfix_opts o = { .log = &g->log };
+  struct guestfix_key keys[GUESTFIX_MAX_KEYS];
+  struct guestfix_opts o = { .log = &g->log, .keys = keys };
   bool json = false;
   const char *ci_user = NULL, *ci_meta = NULL, *ci_net = NULL;
   struct ferry_cloudinit ci;
@@ -143,6 +152,15 @@ cmd_guestfix (int argc, char **argv, struct cli_common *g)
     case OPT_JSON: json = true; break;
     case OPT_TMPDIR: o.tmpdir = optarg; break;
     case OPT_VIRTIO_WIN: o.virtio_win = optarg; break;
+    case OPT_KEY_FILE:
+      if (o.n_keys == GUESTFIX_MAX_KEYS) {
+        fprintf (stderr, "ferry: at most %d --key-file options\n",
+                 GUESTFIX_MAX_KEYS);
+        return FERRY_E_USAGE;
+      }
+      if (guestfix_key_parse (optarg, &keys[o.n_keys++]) < 0)
+        return cli_fail ();
+      break;
     case OPT_CI_USER: ci_user = optarg; break;
     case OPT_CI_META: ci_meta = optarg; break;
     case OPT_CI_NET: ci_net = optarg; break;

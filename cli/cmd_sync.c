@@ -277,7 +277,9 @@ cutover_guestfix (const char *dst, struct ferry_sync_state *st,
   if (r < 0) {
     if (!required && gr.failed_step && strcmp (gr.failed_step, "inspect") == 0
         && !gr.root && gr.error
-        && strstr (gr.error, "no operating system found")) {
+        && strstr (gr.error, "no operating system found")
+        /* a root inside a locked LUKS device is no data disk */
+        && !strstr (gr.error, "LUKS-encrypted")) {
       ferry_warn (log, "%s: no operating system found; guest conversion "
                   "skipped (a data disk?  --guestfix makes this an error)",
                   dst);

@@ -97,7 +97,7 @@ static int
 run_steps (struct gf_ctx *c)
 {
   c->step = "check";
-  if (check_disk (c) < 0)
+  if (check_disk (c) < 0 || gf_luks_load_keys (c) < 0)
     return -1;
   c->step = "overlay";
   if (gf_overlay_create (c) < 0
@@ -109,6 +109,10 @@ run_steps (struct gf_ctx *c)
   if (!c->g || gf_launch (c) < 0 || injected_failure (c) < 0)
     return -1;
 
+  c->step = "decrypt";
+  if (gf_luks_open (c) < 0 || injected_failure (c) < 0)
+    return -1;
+
   c->step = "inspect";
   if (gf_check_dirty (c) < 0 || gf_inspect (c) < 0
       || injected_failure (c) < 0)
@@ -117,6 +121,14 @@ run_steps (struct gf_ctx *c)
   c->step = "mount";
   if (gf_mount (c) < 0 || injected_failure (c) < 0)
     return -1;
+
+  /* Windows steps copy drivers whose size only they know; a full NTFS
+   * volume fails them at the write. */
+  if (!c->win) {
+    c->step = "space";
+    if (gf_check_space (c) < 0 || injected_failure (c) < 0)
+      return -1;
+  }
 
   for (size_t i = 0; i < sizeof windows_steps / sizeof windows_steps[0]
                      && c->win; i++) {
@@ -185,6 +197,7 @@ guestfix_run (const struct guestfix_opts *opts, struct guestfix_result *r)
   gf_handle_close (&c);
   gf_overlay_discard (&c);
   gf_windows_free (c.win);
+  gf_luks_free (&c);
   gf_free_strings (c.apps);
   free (c.apps_error);
   r->total_seconds = now () - t0;

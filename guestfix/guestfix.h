@@ -9,7 +9,8 @@
  *
  * Steps (names as used in the result, in messages and by
  * FERRY_GUESTFIX_FAIL_STEP, see guestfix/guestfix.c):
- *   check (the disk and options), overlay, launch, inspect, mount,
+ *   check (the disk and options), overlay, launch, decrypt (LUKS devices,
+ *   guestfix/luks.c), inspect, mount, space (free space, guestfix/space.c),
  *   linux-devices, linux-lvm, linux-network, linux-vmware-tools,
  *   linux-initramfs, linux-bootloader, linux-firstboot, linux-cloudinit,
  *   linux-selinux,
@@ -27,6 +28,22 @@
 #include "common/log.h"
 
 struct ferry_cloudinit;
+
+/* A passphrase for encrypted (LUKS) devices on the disk, given as
+ * --key-file DEVICE:PATH: the passphrase is read from PATH (one trailing
+ * newline ignored), never from the command line. */
+struct guestfix_key {
+  char device[64];   /* "/dev/sda2" (as the appliance names the disk's
+                        devices) or "all": every encrypted device */
+  const char *path;  /* the file holding the passphrase */
+};
+
+/* The most --key-file options a command takes. */
+#define GUESTFIX_MAX_KEYS 16
+
+/* Parse "DEVICE:PATH" into K (PATH points into ARG).  -1 with a usage
+ * error set when ARG is malformed. */
+int guestfix_key_parse (const char *arg, struct guestfix_key *k);
 
 struct guestfix_opts {
   const char *disk;          /* the converted disk, changed in place */
@@ -47,6 +64,10 @@ struct guestfix_opts {
    * never mounted) or a directory with the same layout; NULL: the
    * VIRTIO_WIN environment variable. */
   const char *virtio_win;
+  /* Passphrases for LUKS devices (step decrypt, guestfix/luks.c); the
+   * devices are opened before inspection. */
+  const struct guestfix_key *keys;
+  size_t n_keys;
 };
 
 /* One change made to the guest (or that would be made with dry_run). */

@@ -69,6 +69,11 @@ gf_check_dirty (struct gf_ctx *c)
     if (rc < 0)
       return -1;
   }
+  /* Filesystems directly inside opened LUKS devices (luks.c). */
+  char *const *mapped = gf_luks_mapped (c);
+  for (size_t j = 0; mapped && mapped[j]; j++)
+    if (check_one (c, mapped[j]) < 0)
+      return -1;
   return 0;
 }
 
@@ -96,8 +101,11 @@ gf_inspect (struct gf_ctx *c)
 
   if (n == 0) {
     gf_free_strings (roots);
-    return ferry_error (FERRY_E_INPUT, "%s: no operating system found "
-                        "(inspection found no root filesystem)", c->disk);
+    char *hint = gf_luks_hint (c);
+    ferry_error (FERRY_E_INPUT, "%s: no operating system found (inspection "
+                 "found no root filesystem)%s", c->disk, hint ? hint : "");
+    free (hint);
+    return -1;
   }
   if (c->o->root) {
     want = guestfs_canonical_device_name (c->g, c->o->root);

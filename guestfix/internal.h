@@ -26,6 +26,7 @@ struct gf_ctx {
   char **apps;               /* installed package names (gf_applications) */
   char *apps_error;          /* why they could not be listed */
   struct gf_windows *win;    /* Windows guests: facts and plan (windows_*.c) */
+  struct gf_luks *luks;      /* encrypted devices and passphrases (luks.c) */
 };
 
 /* ---- result.c ---- */
@@ -73,6 +74,28 @@ int gf_check_dirty (struct gf_ctx *c);
 int gf_inspect (struct gf_ctx *c);
 /* Mount the root's filesystems at their guest mount points. */
 int gf_mount (struct gf_ctx *c);
+
+/* ---- luks.c: encrypted devices ---- */
+/* Step check: read the passphrase files named by opts->keys. */
+int gf_luks_load_keys (struct gf_ctx *c);
+/* Step decrypt: find the LUKS devices on the disk, open those a
+ * passphrase was given for (a wrong one is an error naming the device),
+ * then activate the volume groups they hold.  Devices without a key stay
+ * locked and are noted. */
+int gf_luks_open (struct gf_ctx *c);
+/* The opened mappings (/dev/mapper/...), NULL-terminated; may be NULL. */
+char *const *gf_luks_mapped (struct gf_ctx *c);
+/* For "no operating system found": the locked devices and how to give a
+ * passphrase ("; ..."), or NULL when no device is locked.  Caller
+ * frees. */
+char *gf_luks_hint (struct gf_ctx *c);
+/* Forget the passphrases (their memory is cleared) and the lists. */
+void gf_luks_free (struct gf_ctx *c);
+
+/* ---- space.c ---- */
+/* Step space (Linux guests, after mount): refuse before anything changes
+ * when a filesystem guestfix writes to has no room for the changes. */
+int gf_check_space (struct gf_ctx *c);
 
 /* ---- guest file helpers (guestfs_ops.c) ---- */
 bool gf_is_file (struct gf_ctx *c, const char *path);     /* not following */

@@ -10,6 +10,7 @@ pkgs=(
   qemu-utils nbdkit libnbd-bin nginx-light python3 curl ca-certificates
   openssl libyaml-dev python3-yaml libvirt-clients libvirt-daemon time
   libguestfs-dev libguestfs-tools linux-image-amd64 busybox-static e2fsprogs fdisk
+  cryptsetup-bin
   qemu-block-extra
   virt-v2v libxml2-utils
   ntfs-3g libwin-hivex-perl libhivex-bin xorriso
