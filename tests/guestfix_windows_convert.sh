@@ -46,31 +46,8 @@ sum_11=$(gf_sha win11.vmdk)
 cp --sparse=always "$fx/faststartup.img" fast.img
 sum_fast=$(gf_sha fast.img)
 
-# vmx NAME GUESTOS FIRMWARE CONTROLLER VMDK MAC
-vmx () {
-  cat > "$1.vmx" <<EOF
-.encoding = "UTF-8"
-config.version = "8"
-virtualHW.version = "19"
-displayName = "$1"
-guestOS = "$2"
-memSize = "4096"
-numvcpus = "2"
-firmware = "$3"
-scsi0.present = "TRUE"
-scsi0.virtualDev = "$4"
-scsi0:0.present = "TRUE"
-scsi0:0.fileName = "$5"
-scsi0:0.deviceType = "scsi-hardDisk"
-ethernet0.present = "TRUE"
-ethernet0.virtualDev = "vmxnet3"
-ethernet0.networkName = "VM Network"
-ethernet0.addressType = "static"
-ethernet0.address = "$6"
-EOF
-}
-vmx win2022 windows2019srv-64 bios pvscsi win2022.vmdk 00:50:56:0a:0b:01
-vmx win11 windows11-64 efi lsisas1068 win11.vmdk 00:50:56:0a:0b:02
+vmx_one_disk win2022.vmx win2022 windows2019srv-64 4096 2 win2022.vmdk 00:50:56:0a:0b:01 bios pvscsi
+vmx_one_disk win11.vmx win11 windows11-64 4096 2 win11.vmdk 00:50:56:0a:0b:02 efi lsisas1068
 
 # --- Windows Server 2022, --virtio-win ISO ---------------------------------
 gf_ferry 0 convert -q win2022.vmx -o out1 --virtio-win "$PWD/vw.iso"
