@@ -268,6 +268,13 @@ gf_linux_initramfs (struct gf_ctx *c)
     prog = mkinitrd;
   }
 
+  char driver_list[128] = "";
+  for (size_t i = 0; gf_virtio_modules[i]; i++) {
+    if (*driver_list)
+      strcat (driver_list, " ");
+    strcat (driver_list, gf_virtio_modules[i]);
+  }
+
   char **kernels = list_kernels (c);
   if (!kernels)
     return -1;
@@ -298,8 +305,13 @@ gf_linux_initramfs (struct gf_ctx *c)
       argv[0] = prog; argv[1] = "-u"; argv[2] = "-k"; argv[3] = ver;
       argv[4] = NULL;
     } else if (strcmp (tool, "dracut") == 0) {
-      argv[0] = prog; argv[1] = "-f"; argv[2] = "--kver"; argv[3] = ver;
-      argv[4] = NULL;
+      /* The drop-in is for later regenerations inside the guest; on the
+       * command line the drivers come after every configuration file, so
+       * a file that assigns add_drivers= (rather than +=) after ours
+       * cannot drop them. */
+      argv[0] = prog; argv[1] = "-f"; argv[2] = "--add-drivers";
+      argv[3] = driver_list; argv[4] = "--kver"; argv[5] = ver;
+      argv[6] = NULL;
     } else {
       kimg = gf_asprintf ("/boot/vmlinuz-%s", ver);
       iimg = gf_asprintf ("/boot/initrd-%s", ver);
