@@ -11,11 +11,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +28,7 @@
 #include "guestfix/cloudinit.h"
 #include "guestfix/guestfix.h"
 #include "importer/cbt.h"
+#include "importer/transport.h"
 
 enum {
   OPT_STATE = 1,
@@ -192,14 +191,6 @@ is_blockdev (const char *p)
   struct stat st;
 
   return stat (p, &st) == 0 && S_ISBLK (st.st_mode);
-}
-
-static bool
-is_nbd_uri (const char *p)
-{
-  return strncasecmp (p, "nbd://", 6) == 0 || strncasecmp (p, "nbds://", 7) == 0
-         || strncasecmp (p, "nbd+unix://", 11) == 0
-         || strncasecmp (p, "nbds+unix://", 12) == 0;
 }
 
 /* Create an empty DEST-format image at path (through the normal target,
@@ -554,11 +545,11 @@ sync_main (int argc, char **argv, struct cli_common *g, const char *cmd)
     char fmt[8];
     snprintf (fmt, sizeof fmt, "%s",
               format ? format : (loaded ? st.format : "raw"));
-    if (is_blockdev (dst) || is_nbd_uri (dst)) {
+    if (is_blockdev (dst) || ferry_is_nbd_uri (dst)) {
       /* Written in place: there is no beside to build the copy in. */
       if (strcmp (fmt, "raw") != 0) {
         ferry_error (FERRY_E_USAGE, "%s: %s takes raw", dst,
-                     is_nbd_uri (dst) ? "an NBD export" : "a block device");
+                     ferry_is_nbd_uri (dst) ? "an NBD export" : "a block device");
         goto fail;
       }
     }

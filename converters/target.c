@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "converters/copy.h"
 #include "converters/target.h"
+#include "importer/transport.h"
 
 struct ferry_target *ferry_target_raw_open (const char *path, uint64_t size,
                                             const struct ferry_target_opts *o);
@@ -18,10 +19,7 @@ struct ferry_target *
 ferry_target_open (const char *path, uint64_t size,
                    const struct ferry_target_opts *o)
 {
-  if (strncasecmp (path, "nbd://", 6) == 0
-      || strncasecmp (path, "nbds://", 7) == 0
-      || strncasecmp (path, "nbd+unix://", 11) == 0
-      || strncasecmp (path, "nbds+unix://", 12) == 0)
+  if (ferry_is_nbd_uri (path))
     return ferry_target_nbd_open (path, size, o);
 
   const char *fmt = o->format ? o->format : "raw";

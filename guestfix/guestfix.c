@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "common/error.h"
 #include "guestfix/cloudinit.h"
 #include "guestfix/internal.h"
+#include "importer/transport.h"
 
 static const struct {
   const char *name;
@@ -67,7 +67,7 @@ check_disk (struct gf_ctx *c)
 {
   struct stat st;
   /* An NBD export (a cutover into one): raw, checked by opening it. */
-  if (strncasecmp (c->disk, "nbd", 3) == 0 && strstr (c->disk, "://")) {
+  if (ferry_is_nbd_uri (c->disk)) {
     if (c->o->format && strcmp (c->o->format, "raw") != 0)
       return ferry_error (FERRY_E_USAGE, "%s: an NBD export is raw",
                           c->disk);

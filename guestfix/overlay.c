@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "guestfix/internal.h"
+#include "importer/transport.h"
 
 extern char **environ;
 
@@ -117,7 +117,7 @@ gf_overlay_create (struct gf_ctx *c)
   if (!tmp || !*tmp)
     tmp = "/var/tmp";
   /* An NBD export (a cutover into one) is its own absolute name. */
-  if (strncasecmp (c->disk, "nbd", 3) == 0 && strstr (c->disk, "://")) {
+  if (ferry_is_nbd_uri (c->disk)) {
     if (strlen (c->disk) >= sizeof backing)
       return ferry_error (FERRY_E_INPUT, "%s: URI too long", c->disk);
     strcpy (backing, c->disk);

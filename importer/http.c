@@ -68,7 +68,10 @@ struct hconn {
   struct pin pin;
 };
 
-enum block_state { BLOCK_EMPTY, BLOCK_LOADING, BLOCK_READY };
+/* A block whose fetch failed keeps the error, so threads waiting for it
+ * (and later reads of it) report that failure instead of each retrying
+ * the server again. */
+enum block_state { BLOCK_EMPTY, BLOCK_LOADING, BLOCK_READY, BLOCK_FAILED };
 
 struct block {
   enum block_state state;
@@ -77,6 +80,8 @@ struct block {
   unsigned users; /* threads copying out of it or waiting for it */
   size_t len;
   char *data;
+  enum ferry_errcode err_code; /* BLOCK_FAILED */
+  char *err_msg;
 };
 
 struct block_cache {
@@ -628,12 +633,16 @@ block_read (struct ferry_transport *t, char *buf, size_t count,
     }
     if (claimed || b->state == BLOCK_READY)
       break;
+    if (b->state == BLOCK_FAILED) {
+      ferry_error_set_raw (b->err_code, b->err_msg ? b->err_msg
+                                                   : "out of memory");
+      pthread_mutex_unlock (&bc->lock);
+      return -1;
+    }
     b->users++;
     while (b->state == BLOCK_LOADING && b->index == index)
       pthread_cond_wait (&bc->done, &bc->lock);
     b->users--;
-    /* Failed loads leave the slot empty: the next lookup claims it and
-     * this thread retries (and reports) the fetch itself. */
   }
   b->users++;
   b->stamp = ++bc->clock;
@@ -652,8 +661,11 @@ block_read (struct ferry_transport *t, char *buf, size_t count,
       pthread_mutex_unlock (&c->lock);
     }
     pthread_mutex_lock (&bc->lock);
-    b->state = r == 0 ? BLOCK_READY : BLOCK_EMPTY;
+    b->state = r == 0 ? BLOCK_READY : BLOCK_FAILED;
     b->len = r == 0 ? n : 0;
+    free (b->err_msg);
+    b->err_msg = r == 0 ? NULL : strdup (ferry_error_msg ());
+    b->err_code = ferry_error_code ();
     pthread_cond_broadcast (&bc->done);
   }
   if (r == 0) {
@@ -1017,8 +1029,10 @@ priv_free (struct http_priv *p)
     curl_easy_cleanup (p->c[i].curl);
     pthread_mutex_destroy (&p->c[i].lock);
   }
-  for (int i = 0; i < HTTP_BLOCK_SLOTS; i++)
+  for (int i = 0; i < HTTP_BLOCK_SLOTS; i++) {
     free (p->bc.b[i].data);
+    free (p->bc.b[i].err_msg);
+  }
   pthread_mutex_destroy (&p->bc.lock);
   pthread_cond_destroy (&p->bc.done);
   free (p->head);

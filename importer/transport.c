@@ -42,12 +42,12 @@ ferry_source_opts_init (struct ferry_source_opts *o)
   o->retries = FERRY_SOURCE_DEFAULT_RETRIES;
 }
 
-static bool
-is_nbd_uri (const char *s)
+bool
+ferry_is_nbd_uri (const char *s)
 {
-  return strncmp (s, "nbd://", 6) == 0 || strncmp (s, "nbds://", 7) == 0
-         || strncmp (s, "nbd+unix://", 11) == 0
-         || strncmp (s, "nbds+unix://", 12) == 0;
+  return strncasecmp (s, "nbd://", 6) == 0 || strncasecmp (s, "nbds://", 7) == 0
+         || strncasecmp (s, "nbd+unix://", 11) == 0
+         || strncasecmp (s, "nbds+unix://", 12) == 0;
 }
 
 static bool
@@ -67,7 +67,7 @@ ferry_transport_open_opts (const char *source,
     ferry_source_opts_init (&defaults);
     o = &defaults;
   }
-  if (is_nbd_uri (source))
+  if (ferry_is_nbd_uri (source))
     return ferry_nbd_open_opts (source, o);
   if (is_http_url (source)) {
     struct ferry_http_opts h = {

@@ -82,6 +82,10 @@ ferry_transport_size (struct ferry_transport *t)
 
 void ferry_transport_close (struct ferry_transport *t);
 
+/* SOURCE or DEST names an NBD export (nbd://, nbds://, nbd+unix://,
+ * nbds+unix://), not a file. */
+bool ferry_is_nbd_uri (const char *s);
+
 /* How to reach a remote source.  Local files ignore all of it.  Secrets
  * (password, cookie) are never taken from argv: the CLI reads them from a
  * file or the environment.  Transports copy what they keep, so the struct
