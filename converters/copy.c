@@ -352,7 +352,10 @@ worker (void *arg)
 {
   struct copy_ctx *c = arg;
   struct ferry_extent_list el = { 0 };
-  char *buf = malloc (c->request_size);
+  /* Page-aligned, so targets can write it with O_DIRECT. */
+  char *buf = NULL;
+  if (posix_memalign ((void **) &buf, 4096, c->request_size) != 0)
+    buf = NULL;
   struct cursor kk = { .zero_leaf = c->zero_leaf, .disk_size = c->d->size };
   struct cursor *k = NULL;
 
@@ -391,11 +394,15 @@ out:
 
 /* Sequential sources (standard input, an HTTP stream, an OVA member) are
  * read, unpacked and decompressed by one thread, in file order.  Writing
- * and hashing go to a second thread so the two halves overlap: the
- * source's thread gathers contiguous data into batches, the writer takes
- * them in order.  A few batches in flight bound the memory. */
+ * and hashing each get a thread of their own, so the three overlap: the
+ * source's thread gathers contiguous data into batches, the writer and
+ * the hasher each take every batch in order, and a batch's buffer is
+ * reused once both are done with it.  (Hashing a batch costs about as
+ * much CPU as inflating it, so one thread doing both the writing and the
+ * hashing held the whole stream back.)  A few batches in flight bound the
+ * memory. */
 #define STREAM_BATCH (4u * 1024 * 1024)
-#define STREAM_BUFS 4
+#define STREAM_BUFS 6
 
 struct batch {
   uint64_t off;
@@ -405,16 +412,19 @@ struct batch {
 
 struct stream_ctx {
   struct copy_ctx *c;
-  struct cursor *k; /* NULL: no checksum (or given up); writer only */
+  struct cursor *k; /* NULL: no checksum (or given up); hasher only */
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  struct batch queue[STREAM_BUFS]; /* filled, in order: [qhead, qhead+qn) */
-  size_t qhead, qn;
+  /* Batch number n sits in queue[n % STREAM_BUFS].  Numbers below
+   * released have their buffers back in free_bufs. */
+  struct batch queue[STREAM_BUFS];
+  uint64_t submitted, written, hashed, released;
+  bool hashing;   /* a hasher thread takes part */
   char *free_bufs[STREAM_BUFS];
   size_t nfree;
   bool closing;   /* no more batches will come */
-  bool wfailed;   /* the writer stopped on an error */
+  bool failed;    /* the writer or the hasher stopped on an error */
   enum ferry_errcode err_code;
   char err_msg[1024];
 
@@ -429,67 +439,96 @@ stream_write (struct stream_ctx *sc, const struct batch *b)
 
   if (write_sparse (c, b->buf, b->len, b->off) < 0)
     return -1;
-  if (sc->k) {
-    /* Streams normally hold their data in disk order; one that does not
-     * cannot be hashed in one pass. */
-    if (b->off < sc->k->pos) {
-      ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
-                  "computed", c->d->transport->name);
-      c->csum_invalid = true;
-      sc->k = NULL;
-    }
-    else if (cursor_feed (sc->k, NULL, b->off - sc->k->pos) < 0
-             || cursor_feed (sc->k, b->buf, b->len) < 0)
-      return -1;
-  }
   atomic_fetch_add (&c->done, b->len);
   report (c);
   return 0;
 }
 
-static void *
-stream_writer (void *arg)
+/* The hasher's share of one batch. */
+static int
+stream_hash (struct stream_ctx *sc, const struct batch *b)
 {
-  struct stream_ctx *sc = arg;
+  struct copy_ctx *c = sc->c;
+
+  if (!sc->k)
+    return 0;
+  /* Streams normally hold their data in disk order; one that does not
+   * cannot be hashed in one pass. */
+  if (b->off < sc->k->pos) {
+    ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
+                "computed", c->d->transport->name);
+    c->csum_invalid = true;
+    sc->k = NULL;
+    return 0;
+  }
+  if (cursor_feed (sc->k, NULL, b->off - sc->k->pos) < 0
+      || cursor_feed (sc->k, b->buf, b->len) < 0)
+    return -1;
+  return 0;
+}
+
+/* Called with sc->lock held: give back the buffers both consumers are
+ * done with. */
+static void
+release_locked (struct stream_ctx *sc)
+{
+  uint64_t upto = sc->hashing && sc->hashed < sc->written ? sc->hashed
+                                                          : sc->written;
+  for (; sc->released < upto; sc->released++)
+    sc->free_bufs[sc->nfree++] = sc->queue[sc->released % STREAM_BUFS].buf;
+}
+
+struct consumer {
+  struct stream_ctx *sc;
+  uint64_t *count; /* sc->written or sc->hashed */
+  int (*fn) (struct stream_ctx *, const struct batch *);
+};
+
+static void *
+stream_consumer (void *arg)
+{
+  struct consumer *cn = arg;
+  struct stream_ctx *sc = cn->sc;
 
   pthread_mutex_lock (&sc->lock);
   for (;;) {
     struct batch b;
-    while (sc->qn == 0 && !sc->closing)
+    while (*cn->count == sc->submitted && !sc->closing && !sc->failed)
       pthread_cond_wait (&sc->cond, &sc->lock);
-    if (sc->qn == 0)
+    if (*cn->count == sc->submitted || sc->failed)
       break;
-    b = sc->queue[sc->qhead];
-    sc->qhead = (sc->qhead + 1) % STREAM_BUFS;
-    sc->qn--;
+    b = sc->queue[*cn->count % STREAM_BUFS];
     pthread_mutex_unlock (&sc->lock);
 
-    int r = stream_write (sc, &b);
+    int r = cn->fn (sc, &b);
 
     pthread_mutex_lock (&sc->lock);
-    sc->free_bufs[sc->nfree++] = b.buf;
     if (r < 0) {
-      sc->wfailed = true;
-      sc->err_code = ferry_error_code ();
-      snprintf (sc->err_msg, sizeof sc->err_msg, "%s", ferry_error_msg ());
+      if (!sc->failed) {
+        sc->failed = true;
+        sc->err_code = ferry_error_code ();
+        snprintf (sc->err_msg, sizeof sc->err_msg, "%s", ferry_error_msg ());
+      }
       pthread_cond_broadcast (&sc->cond);
       break;
     }
+    (*cn->count)++;
+    release_locked (sc);
     pthread_cond_broadcast (&sc->cond);
   }
   pthread_mutex_unlock (&sc->lock);
   return NULL;
 }
 
-/* Called with sc->lock held: the writer's error as this thread's. */
+/* Called with sc->lock held: the consumer's error as this thread's. */
 static int
-writer_error_locked (struct stream_ctx *sc)
+consumer_error_locked (struct stream_ctx *sc)
 {
   ferry_error_set_raw (sc->err_code, sc->err_msg);
   return -1;
 }
 
-/* Hand the batch being filled to the writer. */
+/* Hand the batch being filled to the consumers. */
 static int
 stream_submit (struct stream_ctx *sc)
 {
@@ -498,15 +537,15 @@ stream_submit (struct stream_ctx *sc)
   if (!sc->cur.buf)
     return 0;
   pthread_mutex_lock (&sc->lock);
-  if (sc->wfailed) {
+  if (sc->failed) {
     sc->free_bufs[sc->nfree++] = sc->cur.buf;
-    r = writer_error_locked (sc);
+    r = consumer_error_locked (sc);
   }
   else {
     /* There are as many buffers as queue slots, so a held buffer always
      * has a slot. */
-    sc->queue[(sc->qhead + sc->qn) % STREAM_BUFS] = sc->cur;
-    sc->qn++;
+    sc->queue[sc->submitted % STREAM_BUFS] = sc->cur;
+    sc->submitted++;
     pthread_cond_broadcast (&sc->cond);
   }
   pthread_mutex_unlock (&sc->lock);
@@ -541,10 +580,10 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
       return -1;
     if (!sc->cur.buf) {
       pthread_mutex_lock (&sc->lock);
-      while (sc->nfree == 0 && !sc->wfailed)
+      while (sc->nfree == 0 && !sc->failed)
         pthread_cond_wait (&sc->cond, &sc->lock);
-      if (sc->wfailed) {
-        int r = writer_error_locked (sc);
+      if (sc->failed) {
+        int r = consumer_error_locked (sc);
         pthread_mutex_unlock (&sc->lock);
         return r;
       }
@@ -565,10 +604,10 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
   return 0;
 }
 
-/* Stop the writer (after it has written what was submitted) and collect
- * its result. */
+/* Stop the consumers (after they have taken what was submitted, unless
+ * the copy failed) and collect their result. */
 static int
-stream_join (struct stream_ctx *sc, pthread_t writer, bool ok)
+stream_join (struct stream_ctx *sc, pthread_t *threads, size_t n, bool ok)
 {
   int r = 0;
 
@@ -577,21 +616,21 @@ stream_join (struct stream_ctx *sc, pthread_t writer, bool ok)
   pthread_mutex_lock (&sc->lock);
   sc->closing = true;
   if (!ok) /* the copy failed anyway: drop what is queued */
-    for (; sc->qn > 0; sc->qn--, sc->qhead = (sc->qhead + 1) % STREAM_BUFS)
-      sc->free_bufs[sc->nfree++] = sc->queue[sc->qhead].buf;
+    sc->failed = true;
   pthread_cond_broadcast (&sc->cond);
   pthread_mutex_unlock (&sc->lock);
-  pthread_join (writer, NULL);
-  /* Buffers the writer left queued (it stopped on an error) or one still
-   * being filled go back, so they are freed. */
-  for (; sc->qn > 0; sc->qn--, sc->qhead = (sc->qhead + 1) % STREAM_BUFS)
-    sc->free_bufs[sc->nfree++] = sc->queue[sc->qhead].buf;
+  for (size_t i = 0; i < n; i++)
+    pthread_join (threads[i], NULL);
+  /* Buffers still queued (a consumer stopped early) or being filled go
+   * back, so they are freed. */
+  for (; sc->released < sc->submitted; sc->released++)
+    sc->free_bufs[sc->nfree++] = sc->queue[sc->released % STREAM_BUFS].buf;
   if (sc->cur.buf) {
     sc->free_bufs[sc->nfree++] = sc->cur.buf;
     sc->cur.buf = NULL;
   }
-  if (ok && sc->wfailed)
-    r = writer_error_locked (sc);
+  if (ok && sc->failed)
+    r = consumer_error_locked (sc);
   return ok ? r : -1;
 }
 
@@ -607,7 +646,12 @@ copy_stream (struct copy_ctx *c)
   struct stream_ctx sc = { .c = c };
   struct cursor kk = { .zero_leaf = c->zero_leaf, .disk_size = c->d->size,
                        .root = c->root };
-  pthread_t writer;
+  struct consumer cons[2] = {
+    { .sc = &sc, .count = &sc.written, .fn = stream_write },
+    { .sc = &sc, .count = &sc.hashed, .fn = stream_hash },
+  };
+  pthread_t threads[2];
+  size_t nthreads = 0;
   int r = -1, e;
 
   /* A raw stream of unknown size cannot be hashed leaf by leaf, since the
@@ -616,6 +660,7 @@ copy_stream (struct copy_ctx *c)
     if (!(kk.h = ferry_leaf_hasher_new ()))
       return -1;
     sc.k = &kk;
+    sc.hashing = true;
   }
   else if (c->csum) {
     ferry_warn (c->o->log, "%s: size unknown until the end of the stream; "
@@ -623,7 +668,7 @@ copy_stream (struct copy_ctx *c)
     c->csum_invalid = true;
   }
   for (int i = 0; i < STREAM_BUFS; i++) {
-    if (!(sc.free_bufs[i] = malloc (STREAM_BATCH))) {
+    if (posix_memalign ((void **) &sc.free_bufs[i], 4096, STREAM_BATCH) != 0) {
       ferry_error (FERRY_E_SYSTEM, "out of memory");
       goto out_bufs;
     }
@@ -631,13 +676,19 @@ copy_stream (struct copy_ctx *c)
   }
   pthread_mutex_init (&sc.lock, NULL);
   pthread_cond_init (&sc.cond, NULL);
-  if ((e = pthread_create (&writer, NULL, stream_writer, &sc)) != 0) {
-    ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the writer thread");
-    goto out_sync;
+  for (size_t i = 0; i < (sc.hashing ? 2u : 1u); i++) {
+    if ((e = pthread_create (&threads[i], NULL, stream_consumer, &cons[i]))
+        != 0) {
+      ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the %s thread",
+                         i ? "hashing" : "writer");
+      stream_join (&sc, threads, nthreads, false);
+      goto out_sync;
+    }
+    nthreads++;
   }
   {
     bool ok = c->d->ops->stream (c->d, stream_cb, &sc) == 0;
-    if (stream_join (&sc, writer, ok) < 0)
+    if (stream_join (&sc, threads, nthreads, ok) < 0)
       goto out_sync;
   }
   if (sc.k && cursor_feed (sc.k, NULL, c->d->size - sc.k->pos) < 0)

@@ -5,13 +5,23 @@
  * Zeros become holes: the new file reads as zeros already, so zero ranges
  * cost nothing.  A block device is written in place; zero ranges use
  * BLKZEROOUT, which guarantees zeros (discard does not).
+ *
+ * Writes whose buffer, offset and length are aligned to a page go through
+ * a second descriptor opened with O_DIRECT: a disk image is written once
+ * and not read back, so copying it through the page cache only cost CPU
+ * (on a VM whose memory the host hands out lazily, as much as the rest of
+ * the conversion) and pushed out cache the host had a use for.  Other
+ * writes (a stream's ragged tail) and everything else (truncate, holes,
+ * fsync) use the ordinary descriptor; Linux keeps the two coherent.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +33,14 @@
 #include "common/fileutil.h"
 #include "converters/target.h"
 
+/* O_DIRECT alignment for buffers, offsets and lengths: a page covers the
+ * logical block size of any disk, 4Kn included. */
+#define DIRECT_ALIGN 4096
+
 struct raw_priv {
   int fd;
+  int dfd; /* O_DIRECT, or -1 */
+  _Atomic bool direct_off; /* the file system refused an aligned write */
   bool is_blk;
   bool preallocated;
   bool finished;
@@ -46,6 +62,29 @@ raw_pwrite (struct ferry_target *t, const void *buf, size_t count,
 
   if (!p->is_blk)
     pthread_mutex_lock (&p->write_lock);
+  while (p->dfd >= 0 && count > 0 && !atomic_load (&p->direct_off)
+         && (((uintptr_t) b | count | offset) & (DIRECT_ALIGN - 1)) == 0) {
+    ssize_t r = pwrite (p->dfd, b, count, (off_t) offset);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 && errno == EINVAL) {
+      /* The file system wants another alignment after all: write
+       * through the page cache from now on.  (Other threads may be
+       * writing to a block device with dfd, so it stays open.) */
+      atomic_store (&p->direct_off, true);
+      break;
+    }
+    if (r < 0) {
+      rc = ferry_error_errno (FERRY_E_OUTPUT, errno,
+                              "%s: write at offset %llu", t->path,
+                              (unsigned long long) offset);
+      count = 0;
+      break;
+    }
+    b += r;
+    count -= (size_t) r;
+    offset += (uint64_t) r;
+  }
   while (count > 0) {
     ssize_t r = pwrite (p->fd, b, count, (off_t) offset);
     if (r < 0) {
@@ -135,6 +174,8 @@ raw_close (struct ferry_target *t)
   if (!p->finished)
     raw_abort (t);
   close (p->fd);
+  if (p->dfd >= 0)
+    close (p->dfd);
   pthread_mutex_destroy (&p->write_lock);
   free (p->part);
   free (p);
@@ -179,6 +220,7 @@ open_block_device (struct ferry_target *t, struct raw_priv *p, uint64_t size)
                         (unsigned long long) size);
   p->is_blk = true;
   t->starts_zeroed = false;
+  p->dfd = open (t->path, O_WRONLY | O_DIRECT | O_CLOEXEC);
   return 0;
 }
 
@@ -237,6 +279,9 @@ open_file (struct ferry_target *t, struct raw_priv *p, uint64_t size,
     p->preallocated = true;
   }
   t->starts_zeroed = true;
+  /* Not every file system takes O_DIRECT (tmpfs does not); those are
+   * written through the page cache. */
+  p->dfd = open (p->part, O_WRONLY | O_DIRECT | O_CLOEXEC);
   return 0;
 }
 
@@ -256,6 +301,7 @@ ferry_target_raw_open (const char *path, uint64_t size,
     return NULL;
   }
   p->fd = -1;
+  p->dfd = -1;
   pthread_mutex_init (&p->write_lock, NULL);
   t->ops = &raw_ops;
   t->priv = p;
@@ -273,6 +319,8 @@ ferry_target_raw_open (const char *path, uint64_t size,
   if (r < 0) {
     if (p->fd >= 0)
       close (p->fd);
+    if (p->dfd >= 0)
+      close (p->dfd);
     pthread_mutex_destroy (&p->write_lock);
     free (p->part);
     free (p);
