@@ -13,6 +13,8 @@
 #include "common/error.h"
 #include "importer/archive.h"
 #include "importer/decompress.h"
+#include "importer/hashpipe.h"
+#include "importer/readahead.h"
 #include "importer/seqread.h"
 
 #define OVA_RBUF (1024 * 1024)
@@ -34,6 +36,7 @@ struct ova_mf_entry {
 struct ferry_ova {
   struct archive *ar;
   struct ferry_transport *src;
+  struct ferry_readahead *ra; /* random-access sources */
   uint64_t src_off;
   unsigned char *rbuf;
   bool verify, eof, failed;
@@ -50,6 +53,7 @@ struct ferry_ova {
   size_t head_len;
   unsigned char head[FERRY_SEQ_HEAD];
   EVP_MD_CTX *sha256, *sha1;
+  struct ferry_hashpipe *hp; /* updates them in a thread of its own */
   /* The digests the current member needs: both until the manifest has
    * been read, then those its entries for the member name.  Hashing a
    * disk twice costs more CPU than inflating it. */
@@ -78,7 +82,9 @@ ova_read_cb (struct archive *ar, void *cd, const void **buf)
   int64_t r;
 
   *buf = a->rbuf;
-  if (t->ops->pread_partial)
+  if (a->ra)
+    r = ferry_readahead_next (a->ra, buf);
+  else if (t->ops->pread_partial)
     r = t->ops->pread_partial (t, a->rbuf, OVA_RBUF, a->src_off);
   else {
     int64_t size = ferry_transport_size (t);
@@ -119,6 +125,8 @@ ova_skip_cb (struct archive *ar, void *cd, la_int64_t request)
   if (n > (uint64_t) size - a->src_off)
     n = (uint64_t) size - a->src_off;
   a->src_off += n;
+  if (a->ra)
+    ferry_readahead_seek (a->ra, a->src_off);
   return (la_int64_t) n;
 }
 
@@ -282,14 +290,9 @@ member_pull (struct ferry_ova *a, void *buf, size_t n)
     if (r == 0)
       break;
     if (a->verify
-        && ((a->want256
-             && EVP_DigestUpdate (a->sha256, (char *) buf + done, (size_t) r)
-                    != 1)
-            || (a->want1
-                && EVP_DigestUpdate (a->sha1, (char *) buf + done, (size_t) r)
-                       != 1)))
-      return ferry_error (FERRY_E_SYSTEM, "%s: digest update failed",
-                          a->src->name);
+        && ferry_hashpipe_feed (a->hp, (char *) buf + done, (size_t) r) < 0)
+      return ferry_error (FERRY_E_SYSTEM, "%s: %s", a->src->name,
+                          ferry_error_msg ());
     done += (size_t) r;
     a->cur_pos += (uint64_t) r;
   }
@@ -329,6 +332,8 @@ member_end_locked (struct ferry_ova *a)
   }
   if (!a->verify)
     return 0;
+  if (ferry_hashpipe_wait (a->hp) < 0)
+    return -1;
   if (a->want256) {
     if (EVP_DigestFinal_ex (a->sha256, md, &mdlen) != 1)
       return ferry_error (FERRY_E_SYSTEM, "SHA256 failed");
@@ -557,10 +562,16 @@ start_member (struct ferry_ova *a, const char *name, uint64_t size)
       a->want256 |= a->mf[i].sha256;
       a->want1 |= !a->mf[i].sha256;
     }
-  if (a->verify
-      && ((a->want256 && EVP_DigestInit_ex (a->sha256, EVP_sha256 (), NULL) != 1)
-          || (a->want1 && EVP_DigestInit_ex (a->sha1, EVP_sha1 (), NULL) != 1)))
-    return ferry_error (FERRY_E_SYSTEM, "digest init failed");
+  if (a->verify) {
+    /* A member left on an error may still be in the hashing thread's
+     * hands. */
+    ferry_hashpipe_wait (a->hp);
+    if ((a->want256 && EVP_DigestInit_ex (a->sha256, EVP_sha256 (), NULL) != 1)
+        || (a->want1 && EVP_DigestInit_ex (a->sha1, EVP_sha1 (), NULL) != 1))
+      return ferry_error (FERRY_E_SYSTEM, "digest init failed");
+    ferry_hashpipe_begin (a->hp, a->want256 ? a->sha256 : NULL,
+                          a->want1 ? a->sha1 : NULL);
+  }
   r = member_pull (a, a->head, size < FERRY_SEQ_HEAD ? (size_t) size
                                                      : FERRY_SEQ_HEAD);
   if (r < 0)
@@ -732,6 +743,14 @@ ferry_ova_open (struct ferry_transport *src, bool verify,
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     goto fail;
   }
+  if (verify && !(a->hp = ferry_hashpipe_new ()))
+    goto fail;
+  /* A file or a URL with Range support is read ahead while the walk
+   * works; streams have their own buffering. */
+  if (!src->sequential && !src->ops->pread_partial
+      && ferry_transport_size (src) >= 0
+      && !(a->ra = ferry_readahead_new (src, 0)))
+    goto fail;
   archive_read_support_format_tar (a->ar);
   archive_read_support_filter_all (a->ar);
   archive_read_set_callback_data (a->ar, a);
@@ -755,7 +774,9 @@ ferry_ova_close (struct ferry_ova *a)
     return;
   if (a->ar)
     archive_read_free (a->ar);
+  ferry_readahead_free (a->ra);
   ferry_transport_close (a->src);
+  ferry_hashpipe_free (a->hp);
   EVP_MD_CTX_free (a->sha256);
   EVP_MD_CTX_free (a->sha1);
   pthread_mutex_destroy (&a->lock);

@@ -1,0 +1,35 @@
+/* ferry: reading a random-access transport front to back with the next
+ * chunks fetched ahead by threads of their own.
+ *
+ * An archive walked in one pass asks for its bytes one chunk at a time and
+ * does real work between two asks (untarring, hashing, inflating).  Over
+ * HTTP each chunk is a request, and reading it in the walking thread left
+ * the network idle while the thread worked and the thread idle while the
+ * network worked.
+ */
+#ifndef FERRY_IMPORTER_READAHEAD_H
+#define FERRY_IMPORTER_READAHEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "importer/transport.h"
+
+struct ferry_readahead;
+
+/* Read t (random access, size known) from offset on.  NULL on error
+ * (message set).  t stays the caller's. */
+struct ferry_readahead *ferry_readahead_new (struct ferry_transport *t,
+                                             uint64_t offset);
+
+/* The next chunk: *data points to its bytes, valid until the next call.
+ * Returns its length, 0 at the end, -1 on error (message set: the
+ * transport's, naming the file and offset). */
+int64_t ferry_readahead_next (struct ferry_readahead *ra, const void **data);
+
+/* Continue from offset instead (what was fetched ahead is dropped). */
+void ferry_readahead_seek (struct ferry_readahead *ra, uint64_t offset);
+
+void ferry_readahead_free (struct ferry_readahead *ra);
+
+#endif
