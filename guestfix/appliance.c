@@ -2,7 +2,10 @@
  * the run's context; no network; TCG when KVM cannot run a guest here. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +24,10 @@
 /* How long the KVM probe may take before KVM counts as unusable (a nested
  * hypervisor that accepts KVM_RUN but never enters the guest). */
 #define KVM_PROBE_TIMEOUT_MS 3000
+/* The boot probe: how long QEMU under KVM may take to print the kernel's
+ * first line, and then to get to the end of its boot. */
+#define BOOT_PROBE_FIRST_MS 5000
+#define BOOT_PROBE_BOOT_MS 30000
 
 /* The probe proper, in a child process: exit 0 when a one-instruction
  * guest (HLT at 0x1000, real mode) runs and exits with KVM_EXIT_HLT. */
@@ -75,6 +82,162 @@ kvm_probe_child (void)
 #endif
 }
 
+/* Some nested hypervisors run the one-instruction guest above but hang a
+ * real kernel (spinning in the host, printing nothing) or make QEMU fail
+ * to set an MSR.  So boot the host's kernel under KVM the way the
+ * appliance will be booted (same QEMU, same -cpu), without an initramfs
+ * or a root: a working KVM gets it to "Kernel panic ... unable to mount
+ * root" within a second or two.  True when it does, or when there is no
+ * kernel or QEMU to try (libguestfs would then fail with its own, better
+ * message). */
+static bool
+kvm_boot_probe (void)
+{
+  glob_t gl;
+  char kernel[512];
+  const char *hv = getenv ("LIBGUESTFS_HV");
+  int fds[2];
+
+  if (glob ("/boot/vmlinuz-*", 0, NULL, &gl) != 0 || gl.gl_pathc == 0) {
+    globfree (&gl);
+    return true;
+  }
+  snprintf (kernel, sizeof kernel, "%s", gl.gl_pathv[gl.gl_pathc - 1]);
+  globfree (&gl);
+  if (access (kernel, R_OK) != 0)
+    return true;
+  if (!hv || !*hv)
+    hv = "qemu-system-x86_64";
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return true;
+
+  pid_t pid = fork ();
+  if (pid < 0) {
+    close (fds[0]);
+    close (fds[1]);
+    return true;
+  }
+  if (pid == 0) {
+    int null = open ("/dev/null", O_RDONLY);
+    if (null >= 0)
+      dup2 (null, 0);
+    dup2 (fds[1], 1);
+    dup2 (fds[1], 2);
+    execlp (hv, hv, "-machine", "accel=kvm", "-cpu", "max,la57=off", "-m",
+            "256", "-display", "none", "-no-user-config", "-nodefaults",
+            "-no-reboot", "-serial", "stdio", "-kernel", kernel, "-append",
+            "console=ttyS0 panic=-1 loglevel=4", (char *) NULL);
+    _exit (127);
+  }
+  close (fds[1]);
+
+  /* Look for the first line, then for the panic; keep the tail of what
+   * was read so a marker split between two reads is still found. */
+  char buf[8192];
+  size_t len = 0;
+  bool started = false, booted = false;
+  struct timespec t0;
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    struct timespec t;
+    clock_gettime (CLOCK_MONOTONIC, &t);
+    long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+    long left = (started ? BOOT_PROBE_BOOT_MS : BOOT_PROBE_FIRST_MS) - ms;
+    if (left <= 0)
+      break;
+    struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+    int pr = poll (&pfd, 1, (int) left);
+    if (pr < 0 && errno == EINTR)
+      continue;
+    if (pr <= 0)
+      break;
+    ssize_t n = read (fds[0], buf + len, sizeof buf - 1 - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; /* QEMU exited (or failed to start) */
+    len += (size_t) n;
+    buf[len] = 0;
+    if (!started && strstr (buf, "Linux version"))
+      started = true;
+    if (started && strstr (buf, "Kernel panic")) {
+      booted = true;
+      break;
+    }
+    if (len > sizeof buf / 2) {
+      memmove (buf, buf + len - 64, 64);
+      len = 64;
+      buf[len] = 0;
+    }
+  }
+  close (fds[0]);
+  kill (pid, SIGKILL);
+  int status;
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (!booted && WIFEXITED (status) && WEXITSTATUS (status) == 127)
+    return true; /* no QEMU to try */
+  return booted;
+}
+
+/* The verdict is kept for the rest of this boot of the host, so that
+ * every conversion does not pay for the probe (seconds when KVM hangs):
+ * in the directory libguestfs keeps its appliance cache in. */
+static void
+probe_cache_path (char *path, size_t len, char *boot_id, size_t id_len)
+{
+  const char *dir = getenv ("LIBGUESTFS_CACHEDIR");
+  if (!dir || !*dir)
+    dir = getenv ("TMPDIR");
+  if (!dir || !*dir)
+    dir = "/var/tmp";
+  snprintf (path, len, "%s/.ferry-kvm-%ld", dir, (long) geteuid ());
+  boot_id[0] = 0;
+  FILE *f = fopen ("/proc/sys/kernel/random/boot_id", "re");
+  if (f) {
+    if (!fgets (boot_id, (int) id_len, f))
+      boot_id[0] = 0;
+    fclose (f);
+  }
+  boot_id[strcspn (boot_id, "\n")] = 0;
+}
+
+static int
+probe_cache_read (void)
+{
+  char path[4096], id[64], line[128];
+  probe_cache_path (path, sizeof path, id, sizeof id);
+  if (!id[0])
+    return -1;
+  FILE *f = fopen (path, "re");
+  if (!f)
+    return -1;
+  int v = -1;
+  if (fgets (line, sizeof line, f)) {
+    size_t n = strlen (id);
+    if (strncmp (line, id, n) == 0 && line[n] == ' ')
+      v = line[n + 1] == '1' ? 1 : line[n + 1] == '0' ? 0 : -1;
+  }
+  fclose (f);
+  return v;
+}
+
+static void
+probe_cache_write (bool usable)
+{
+  char path[4096], tmp[4200], id[64];
+  probe_cache_path (path, sizeof path, id, sizeof id);
+  if (!id[0])
+    return;
+  snprintf (tmp, sizeof tmp, "%s.%ld", path, (long) getpid ());
+  FILE *f = fopen (tmp, "we");
+  if (!f)
+    return;
+  fprintf (f, "%s %d\n", id, usable ? 1 : 0);
+  if (fclose (f) != 0 || rename (tmp, path) != 0)
+    unlink (tmp);
+}
+
 bool
 guestfix_kvm_usable (void)
 {
@@ -83,6 +246,9 @@ guestfix_kvm_usable (void)
     return false;
   if (access ("/dev/kvm", R_OK | W_OK) != 0)
     return false;
+  int cached = probe_cache_read ();
+  if (cached >= 0)
+    return cached == 1;
 
   pid_t pid = fork ();
   if (pid < 0)
@@ -101,12 +267,16 @@ guestfix_kvm_usable (void)
       kill (pid, SIGKILL);
       while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
         ;
+      probe_cache_write (false);
       return false;
     }
     struct timespec ts = { 0, 10 * 1000 * 1000 };
     nanosleep (&ts, NULL);
   }
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  bool usable = WIFEXITED (status) && WEXITSTATUS (status) == 0
+                && kvm_boot_probe ();
+  probe_cache_write (usable);
+  return usable;
 }
 
 /* libguestfs messages go to ferry's log: warnings always, the library's
