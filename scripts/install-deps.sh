@@ -16,7 +16,7 @@ pkgs=(
   ntfs-3g libwin-hivex-perl libhivex-bin xorriso
   debootstrap qemu-system-x86 seabios
   genisoimage libarchive-tools
-  gzip xz-utils zstd bzip2
+  gzip xz-utils zstd bzip2 strace
 )
 
 missing=()

@@ -26,6 +26,32 @@ run_ferry convert -q --preallocate s.vmdk full.raw
 (( $(du -B1 full.raw | cut -f1) >= size )) || fail "--preallocate left holes"
 compare_raw full.raw base.raw
 
+# The copy's page-aligned writes bypass the page cache (O_DIRECT on a
+# second descriptor of the .part file); a stream whose length is not a
+# multiple of the page ends with a write through the page cache, and a
+# file system without O_DIRECT (tmpfs) is written through it throughout.
+need strace
+head -c $((3 * 1048576 + 1234)) /dev/urandom > odd.raw
+strace -f -o "$T/strace" -e trace=openat "$FERRY" convert -q - odd.out < odd.raw \
+  || fail "convert from standard input failed"
+grep -q 'odd.out.part", O_WRONLY|O_DIRECT' "$T/strace" || fail "no O_DIRECT descriptor: $(grep odd.out "$T/strace")"
+cmp odd.raw odd.out || fail "odd-sized stream differs"
+rm -f out.raw
+strace -f -o "$T/strace" -e trace=openat,pwrite64 "$FERRY" convert -q s.vmdk out.raw \
+  || fail "convert failed under strace"
+direct_fd=$(grep -o 'out.raw.part", O_WRONLY|O_DIRECT[^)]*) = [0-9]*' "$T/strace" | grep -o '[0-9]*$')
+[[ -n $direct_fd ]] || fail "no O_DIRECT descriptor for out.raw.part"
+grep -q "pwrite64($direct_fd," "$T/strace" || fail "nothing written with O_DIRECT"
+compare_raw out.raw base.raw
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+  shm=$(mktemp -d /dev/shm/ferry-raw.XXXXXX)
+  cleanup_hooks+=("rm -rf '$shm'")
+  run_ferry convert -q s.vmdk "$shm/out.raw"
+  compare_raw "$shm/out.raw" base.raw
+  run_ferry convert -q - "$shm/odd.out" < odd.raw
+  cmp odd.raw "$shm/odd.out" || fail "odd-sized stream on tmpfs differs"
+fi
+
 # Checksums: convert --checksum, ferry checksum of source and target, and
 # the independent Python implementation of the same definition agree.
 want=$(python3 "$SRCDIR/tests/tools/sha256tree.py" base.raw | cut -d' ' -f1)
