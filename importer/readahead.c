@@ -7,10 +7,11 @@
 #include "common/error.h"
 #include "importer/readahead.h"
 
-/* Chunks as large as an HTTP block, so each is one request; two threads
- * keep two requests in flight, which hides one request's latency behind
- * the other's transfer. */
-#define RA_CHUNK (4u * 1024 * 1024)
+/* Each chunk is one read of the transport (over HTTP one Range request,
+ * so larger chunks mean fewer requests); two threads keep two requests in
+ * flight, which hides one request's latency behind the other's transfer.
+ * Memory: RA_SLOTS chunks. */
+#define RA_CHUNK (8u * 1024 * 1024)
 #define RA_SLOTS 4
 #define RA_THREADS 2
 

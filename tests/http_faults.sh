@@ -5,7 +5,8 @@
 # server that ignores Range serves streamOptimized and raw (read front to
 # back, restarted after a reset) and is refused clearly for
 # monolithicSparse; --retries=0 gives up cleanly; a server refusing HEAD
-# still works; proxies come from http_proxy.
+# still works; proxies come from http_proxy; an OVA read ahead in Range
+# requests survives resets and stops cleanly when the file changes.
 source "$(dirname "$0")/lib.sh"
 need qemu-img python3 cmp
 
@@ -110,6 +111,39 @@ expect_input_error "$U/disk.raw" out.raw "giving up after 0 retries" \
 fault norange-etag --no-range --drop-after 3000000 --drop-times 1 --etag-change-after 2
 expect_input_error "$U/stream.vmdk" out.raw "changed during the transfer" \
   "$FERRY" convert -q "$U/stream.vmdk" out.raw
+
+# An OVA with Range support is read ahead in chunks, each a request of its
+# own: resets are resumed and the VM comes out exact; a file that changes
+# during the walk stops it with no disk left behind.
+mkdir ova
+sed -e 's/ovf:capacity="40" ovf:capacityAllocationUnits="byte \* 2^30"/ovf:capacity="48" ovf:capacityAllocationUnits="byte * 2^20"/' \
+    -e 's/ovf:capacity="100" ovf:capacityAllocationUnits="byte \* 2^30"/ovf:capacity="8" ovf:capacityAllocationUnits="byte * 2^20"/' \
+    "$SRCDIR/fixtures/vm/vmware-export.ovf" > ova/app01.ovf
+grep -q 'capacity="48"' ova/app01.ovf || fail "OVF fixture edit failed"
+qemu-img create -q -f raw ova/d1.raw 48M
+fill_random ova/d1.raw $((2 * MiB)) $((22 * MiB))
+qemu-img create -q -f raw ova/d2.raw 8M
+fill_random ova/d2.raw $((1 * MiB)) $((1 * MiB))
+for n in 1 2; do
+  qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized ova/d$n.raw ova/app01-disk$n.vmdk
+done
+sed -i -e "s/ovf:size=\"1306355712\"/ovf:size=\"$(stat -c %s ova/app01-disk1.vmdk)\"/" \
+       -e "s/ovf:size=\"68608\"/ovf:size=\"$(stat -c %s ova/app01-disk2.vmdk)\"/" ova/app01.ovf
+(cd ova && for f in app01.ovf app01-disk1.vmdk app01-disk2.vmdk; do
+             echo "SHA256($f)= $(sha256sum $f | cut -d' ' -f1)"
+           done > app01.mf
+         tar --format=ustar -cf ../www/vm.ova app01.ovf app01.mf app01-disk1.vmdk app01-disk2.vmdk)
+fault ova-drop --drop-after 3000000 --drop-times 3
+run_ferry convert -q --no-guestfix "$U/vm.ova" -o ova-out
+qemu-img compare -q -f raw -F raw ova/d1.raw ova-out/app01-sda.raw || fail "OVA with resets: sda differs"
+qemu-img compare -q -f raw -F raw ova/d2.raw ova-out/app01-sdb.raw || fail "OVA with resets: sdb differs"
+[[ $(grep -c 'drop after' "$LOG") == 3 ]] || fail "expected 3 drops"
+(( $(grep -c 'GET /vm.ova' "$LOG") > 4 )) || fail "the OVA was not read in several requests"
+fault ova-etag --etag-change-after 3
+expect_fail 1 "changed during the transfer" "$FERRY" convert -q --no-guestfix "$U/vm.ova" -o ova-out2
+left=$(find ova-out2 -name '*.raw*' 2> /dev/null || :)
+[[ -z $left ]] || fail "disk outputs left behind: $left"
+note "ok: OVA over HTTP read ahead, with resets and a changing file"
 
 # A server that refuses HEAD: the size comes from the first range answer.
 fault nohead --no-head
