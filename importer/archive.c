@@ -81,24 +81,12 @@ ova_read_cb (struct archive *ar, void *cd, const void **buf)
   struct ferry_transport *t = a->src;
   int64_t r;
 
-  *buf = a->rbuf;
+  /* Read-ahead chunks go to libarchive as they are, without a copy. */
   if (a->ra)
     r = ferry_readahead_next (a->ra, buf);
-  else if (t->ops->pread_partial)
-    r = t->ops->pread_partial (t, a->rbuf, OVA_RBUF, a->src_off);
   else {
-    int64_t size = ferry_transport_size (t);
-    uint64_t n = OVA_RBUF;
-    if (size < 0) {
-      archive_set_error (ar, EIO, "%s: size unknown", t->name);
-      return -1;
-    }
-    if (a->src_off >= (uint64_t) size)
-      return 0;
-    if (n > (uint64_t) size - a->src_off)
-      n = (uint64_t) size - a->src_off;
-    r = ferry_transport_pread (t, a->rbuf, (size_t) n, a->src_off) < 0
-            ? -1 : (int64_t) n;
+    *buf = a->rbuf;
+    r = t->ops->pread_partial (t, a->rbuf, OVA_RBUF, a->src_off);
   }
   if (r < 0) {
     archive_set_error (ar, EIO, "%s", ferry_error_msg ());
@@ -116,8 +104,8 @@ ova_skip_cb (struct archive *ar, void *cd, la_int64_t request)
   uint64_t n;
 
   (void) ar;
-  if (a->src->sequential || request <= 0)
-    return 0; /* libarchive reads and discards */
+  if (!a->ra || request <= 0)
+    return 0; /* a stream: libarchive reads and discards */
   size = ferry_transport_size (a->src);
   if (size < 0 || a->src_off >= (uint64_t) size)
     return 0;
@@ -125,8 +113,7 @@ ova_skip_cb (struct archive *ar, void *cd, la_int64_t request)
   if (n > (uint64_t) size - a->src_off)
     n = (uint64_t) size - a->src_off;
   a->src_off += n;
-  if (a->ra)
-    ferry_readahead_seek (a->ra, a->src_off);
+  ferry_readahead_seek (a->ra, a->src_off);
   return (la_int64_t) n;
 }
 
@@ -728,8 +715,7 @@ ferry_ova_open (struct ferry_transport *src, bool verify,
 {
   struct ferry_ova *a = calloc (1, sizeof *a);
 
-  if (!a || !(a->rbuf = malloc (OVA_RBUF))) {
-    free (a);
+  if (!a) {
     ferry_transport_close (src);
     ferry_error (FERRY_E_SYSTEM, "out of memory");
     return NULL;
@@ -746,11 +732,19 @@ ferry_ova_open (struct ferry_transport *src, bool verify,
   if (verify && !(a->hp = ferry_hashpipe_new ()))
     goto fail;
   /* A file or a URL with Range support is read ahead while the walk
-   * works; streams have their own buffering. */
-  if (!src->sequential && !src->ops->pread_partial
-      && ferry_transport_size (src) >= 0
-      && !(a->ra = ferry_readahead_new (src, 0)))
+   * works; streams have their own buffering and are read as they come. */
+  if (!src->sequential) {
+    if (!(a->ra = ferry_readahead_new (src, 0)))
+      goto fail;
+  }
+  else if (!src->ops->pread_partial) {
+    ferry_error (FERRY_E_SYSTEM, "%s: cannot be read as a stream", src->name);
     goto fail;
+  }
+  else if (!(a->rbuf = malloc (OVA_RBUF))) {
+    ferry_error (FERRY_E_SYSTEM, "out of memory");
+    goto fail;
+  }
   archive_read_support_format_tar (a->ar);
   archive_read_support_filter_all (a->ar);
   archive_read_set_callback_data (a->ar, a);
