@@ -393,14 +393,14 @@ out:
 }
 
 /* Sequential sources (standard input, an HTTP stream, an OVA member) are
- * read, unpacked and decompressed by one thread, in file order.  Writing
- * and hashing each get a thread of their own, so the three overlap: the
- * source's thread gathers contiguous data into batches, the writer and
- * the hasher each take every batch in order, and a batch's buffer is
- * reused once both are done with it.  (Hashing a batch costs about as
- * much CPU as inflating it, so one thread doing both the writing and the
- * hashing held the whole stream back.)  A few batches in flight bound the
- * memory. */
+ * read, unpacked and decompressed by one thread, in file order.  That
+ * thread also hashes each piece the moment it has it, while the bytes are
+ * still in its cache: a hasher thread of its own, fed the batches, ran at
+ * two thirds of the speed waiting for them to come over from the other
+ * core, and cost more CPU than it saved on two cores.  Writing overlaps:
+ * the source's thread gathers contiguous data into batches, a writer
+ * thread takes them in order, and a batch's buffer is reused once it is
+ * written.  A few batches in flight bound the memory. */
 #define STREAM_BATCH (4u * 1024 * 1024)
 #define STREAM_BUFS 6
 
@@ -412,26 +412,25 @@ struct batch {
 
 struct stream_ctx {
   struct copy_ctx *c;
-  struct cursor *k; /* NULL: no checksum (or given up); hasher only */
+  struct cursor *k; /* NULL: no checksum (or given up); source's thread */
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
   /* Batch number n sits in queue[n % STREAM_BUFS].  Numbers below
    * released have their buffers back in free_bufs. */
   struct batch queue[STREAM_BUFS];
-  uint64_t submitted, written, hashed, released;
-  bool hashing;   /* a hasher thread takes part */
+  uint64_t submitted, written, released;
   char *free_bufs[STREAM_BUFS];
   size_t nfree;
   bool closing;   /* no more batches will come */
-  bool failed;    /* the writer or the hasher stopped on an error */
+  bool failed;    /* the writer stopped on an error */
   enum ferry_errcode err_code;
   char err_msg[1024];
 
   struct batch cur; /* being filled by the source's thread */
 };
 
-/* The writer's share of one batch. */
+/* The writer's work on one batch. */
 static int
 stream_write (struct stream_ctx *sc, const struct batch *b)
 {
@@ -444,63 +443,30 @@ stream_write (struct stream_ctx *sc, const struct batch *b)
   return 0;
 }
 
-/* The hasher's share of one batch. */
-static int
-stream_hash (struct stream_ctx *sc, const struct batch *b)
-{
-  struct copy_ctx *c = sc->c;
-
-  if (!sc->k)
-    return 0;
-  /* Streams normally hold their data in disk order; one that does not
-   * cannot be hashed in one pass. */
-  if (b->off < sc->k->pos) {
-    ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
-                "computed", c->d->transport->name);
-    c->csum_invalid = true;
-    sc->k = NULL;
-    return 0;
-  }
-  if (cursor_feed (sc->k, NULL, b->off - sc->k->pos) < 0
-      || cursor_feed (sc->k, b->buf, b->len) < 0)
-    return -1;
-  return 0;
-}
-
-/* Called with sc->lock held: give back the buffers both consumers are
- * done with. */
+/* Called with sc->lock held: give back the buffers written. */
 static void
 release_locked (struct stream_ctx *sc)
 {
-  uint64_t upto = sc->hashing && sc->hashed < sc->written ? sc->hashed
-                                                          : sc->written;
-  for (; sc->released < upto; sc->released++)
+  for (; sc->released < sc->written; sc->released++)
     sc->free_bufs[sc->nfree++] = sc->queue[sc->released % STREAM_BUFS].buf;
 }
 
-struct consumer {
-  struct stream_ctx *sc;
-  uint64_t *count; /* sc->written or sc->hashed */
-  int (*fn) (struct stream_ctx *, const struct batch *);
-};
-
 static void *
-stream_consumer (void *arg)
+stream_writer (void *arg)
 {
-  struct consumer *cn = arg;
-  struct stream_ctx *sc = cn->sc;
+  struct stream_ctx *sc = arg;
 
   pthread_mutex_lock (&sc->lock);
   for (;;) {
     struct batch b;
-    while (*cn->count == sc->submitted && !sc->closing && !sc->failed)
+    while (sc->written == sc->submitted && !sc->closing && !sc->failed)
       pthread_cond_wait (&sc->cond, &sc->lock);
-    if (*cn->count == sc->submitted || sc->failed)
+    if (sc->written == sc->submitted || sc->failed)
       break;
-    b = sc->queue[*cn->count % STREAM_BUFS];
+    b = sc->queue[sc->written % STREAM_BUFS];
     pthread_mutex_unlock (&sc->lock);
 
-    int r = cn->fn (sc, &b);
+    int r = stream_write (sc, &b);
 
     pthread_mutex_lock (&sc->lock);
     if (r < 0) {
@@ -512,7 +478,7 @@ stream_consumer (void *arg)
       pthread_cond_broadcast (&sc->cond);
       break;
     }
-    (*cn->count)++;
+    sc->written++;
     release_locked (sc);
     pthread_cond_broadcast (&sc->cond);
   }
@@ -520,7 +486,7 @@ stream_consumer (void *arg)
   return NULL;
 }
 
-/* Called with sc->lock held: the consumer's error as this thread's. */
+/* Called with sc->lock held: the writer's error as this thread's. */
 static int
 consumer_error_locked (struct stream_ctx *sc)
 {
@@ -528,7 +494,7 @@ consumer_error_locked (struct stream_ctx *sc)
   return -1;
 }
 
-/* Hand the batch being filled to the consumers. */
+/* Hand the batch being filled to the writer. */
 static int
 stream_submit (struct stream_ctx *sc)
 {
@@ -572,6 +538,19 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
                         "virtual size %llu",
                         c->d->transport->name, (unsigned long long) offset,
                         len, (unsigned long long) c->d->size);
+  if (sc->k) {
+    /* Streams normally hold their data in disk order; one that does not
+     * cannot be hashed in one pass. */
+    if (offset < sc->k->pos) {
+      ferry_warn (c->o->log, "%s: data is not in disk order; no checksum "
+                  "computed", c->d->transport->name);
+      c->csum_invalid = true;
+      sc->k = NULL;
+    }
+    else if (cursor_feed (sc->k, NULL, offset - sc->k->pos) < 0
+             || cursor_feed (sc->k, buf, len) < 0)
+      return -1;
+  }
   while (len > 0) {
     size_t n;
     if (sc->cur.buf
@@ -604,10 +583,10 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
   return 0;
 }
 
-/* Stop the consumers (after they have taken what was submitted, unless
- * the copy failed) and collect their result. */
+/* Stop the writer (after it has taken what was submitted, unless the
+ * copy failed) and collect its result. */
 static int
-stream_join (struct stream_ctx *sc, pthread_t *threads, size_t n, bool ok)
+stream_join (struct stream_ctx *sc, pthread_t *thread, bool ok)
 {
   int r = 0;
 
@@ -619,9 +598,9 @@ stream_join (struct stream_ctx *sc, pthread_t *threads, size_t n, bool ok)
     sc->failed = true;
   pthread_cond_broadcast (&sc->cond);
   pthread_mutex_unlock (&sc->lock);
-  for (size_t i = 0; i < n; i++)
-    pthread_join (threads[i], NULL);
-  /* Buffers still queued (a consumer stopped early) or being filled go
+  if (thread)
+    pthread_join (*thread, NULL);
+  /* Buffers still queued (the writer stopped early) or being filled go
    * back, so they are freed. */
   for (; sc->released < sc->submitted; sc->released++)
     sc->free_bufs[sc->nfree++] = sc->queue[sc->released % STREAM_BUFS].buf;
@@ -646,12 +625,7 @@ copy_stream (struct copy_ctx *c)
   struct stream_ctx sc = { .c = c };
   struct cursor kk = { .zero_leaf = c->zero_leaf, .disk_size = c->d->size,
                        .root = c->root };
-  struct consumer cons[2] = {
-    { .sc = &sc, .count = &sc.written, .fn = stream_write },
-    { .sc = &sc, .count = &sc.hashed, .fn = stream_hash },
-  };
-  pthread_t threads[2];
-  size_t nthreads = 0;
+  pthread_t writer;
   int r = -1, e;
 
   /* A raw stream of unknown size cannot be hashed leaf by leaf, since the
@@ -660,7 +634,6 @@ copy_stream (struct copy_ctx *c)
     if (!(kk.h = ferry_leaf_hasher_new ()))
       return -1;
     sc.k = &kk;
-    sc.hashing = true;
   }
   else if (c->csum) {
     ferry_warn (c->o->log, "%s: size unknown until the end of the stream; "
@@ -676,19 +649,14 @@ copy_stream (struct copy_ctx *c)
   }
   pthread_mutex_init (&sc.lock, NULL);
   pthread_cond_init (&sc.cond, NULL);
-  for (size_t i = 0; i < (sc.hashing ? 2u : 1u); i++) {
-    if ((e = pthread_create (&threads[i], NULL, stream_consumer, &cons[i]))
-        != 0) {
-      ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the %s thread",
-                         i ? "hashing" : "writer");
-      stream_join (&sc, threads, nthreads, false);
-      goto out_sync;
-    }
-    nthreads++;
+  if ((e = pthread_create (&writer, NULL, stream_writer, &sc)) != 0) {
+    ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the writer thread");
+    stream_join (&sc, NULL, false);
+    goto out_sync;
   }
   {
     bool ok = c->d->ops->stream (c->d, stream_cb, &sc) == 0;
-    if (stream_join (&sc, threads, nthreads, ok) < 0)
+    if (stream_join (&sc, &writer, ok) < 0)
       goto out_sync;
   }
   if (sc.k && cursor_feed (sc.k, NULL, c->d->size - sc.k->pos) < 0)

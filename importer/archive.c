@@ -54,6 +54,7 @@ struct ferry_ova {
   unsigned char head[FERRY_SEQ_HEAD];
   EVP_MD_CTX *sha256, *sha1;
   struct ferry_hashpipe *hp; /* updates them in a thread of its own */
+  bool tapped; /* hp reads the member from ra itself */
   /* The digests the current member needs: both until the manifest has
    * been read, then those its entries for the member name.  Hashing a
    * disk twice costs more CPU than inflating it. */
@@ -276,7 +277,7 @@ member_pull (struct ferry_ova *a, void *buf, size_t n)
       return ova_archive_error (a, a->cur_name);
     if (r == 0)
       break;
-    if (a->verify
+    if (a->verify && !a->tapped
         && ferry_hashpipe_feed (a->hp, (char *) buf + done, (size_t) r) < 0)
       return ferry_error (FERRY_E_SYSTEM, "%s: %s", a->src->name,
                           ferry_error_msg ());
@@ -528,7 +529,8 @@ ends_with_ci (const char *s, const char *suf)
 }
 
 static int
-start_member (struct ferry_ova *a, const char *name, uint64_t size)
+start_member (struct ferry_ova *a, const char *name, uint64_t size,
+              int sparse)
 {
   int64_t r;
 
@@ -552,12 +554,28 @@ start_member (struct ferry_ova *a, const char *name, uint64_t size)
   if (a->verify) {
     /* A member left on an error may still be in the hashing thread's
      * hands. */
+    if (a->tapped)
+      ferry_readahead_tap_cancel (a->ra);
     ferry_hashpipe_wait (a->hp);
+    a->tapped = false;
     if ((a->want256 && EVP_DigestInit_ex (a->sha256, EVP_sha256 (), NULL) != 1)
         || (a->want1 && EVP_DigestInit_ex (a->sha1, EVP_sha1 (), NULL) != 1))
       return ferry_error (FERRY_E_SYSTEM, "digest init failed");
     ferry_hashpipe_begin (a->hp, a->want256 ? a->sha256 : NULL,
                           a->want1 ? a->sha1 : NULL);
+    /* A plain tar read ahead holds the member's bytes in one run of the
+     * file, from the position libarchive has reached: the hashing thread
+     * reads them from the read-ahead chunks itself, saving the walk a
+     * copy and letting the digest lag by as much as the chunks hold. */
+    if (a->ra && size > 0 && archive_filter_count (a->ar) == 1
+        && sparse == 0
+        && ferry_readahead_tap_start (a->ra,
+                                      (uint64_t) archive_filter_bytes (a->ar,
+                                                                       0),
+                                      size) == 0) {
+      a->tapped = true;
+      ferry_hashpipe_tap (a->hp, a->ra);
+    }
   }
   r = member_pull (a, a->head, size < FERRY_SEQ_HEAD ? (size_t) size
                                                      : FERRY_SEQ_HEAD);
@@ -639,7 +657,8 @@ ferry_ova_next (struct ferry_ova *a, struct ferry_ova_member *m)
       return ferry_error (FERRY_E_INPUT, "%s: member \"%s\": bad name or "
                           "size", a->src->name, raw);
     a->failed = false;
-    if (start_member (a, name, (uint64_t) size) < 0)
+    if (start_member (a, name, (uint64_t) size,
+                      archive_entry_sparse_count (e)) < 0)
       return -1;
 
     if (ends_with_ci (name, ".mf") && !a->has_mf && a->verify) {
@@ -766,11 +785,14 @@ ferry_ova_close (struct ferry_ova *a)
 {
   if (!a)
     return;
+  /* The hashing thread may be reading a tap: stop it before the
+   * read-ahead goes. */
+  ferry_readahead_tap_cancel (a->ra);
+  ferry_hashpipe_free (a->hp);
   if (a->ar)
     archive_read_free (a->ar);
   ferry_readahead_free (a->ra);
   ferry_transport_close (a->src);
-  ferry_hashpipe_free (a->hp);
   EVP_MD_CTX_free (a->sha256);
   EVP_MD_CTX_free (a->sha1);
   pthread_mutex_destroy (&a->lock);

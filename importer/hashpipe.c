@@ -1,11 +1,13 @@
 /* ferry: message digests computed in a thread of their own. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "importer/hashpipe.h"
+#include "importer/readahead.h"
 
 #define HP_BUF (1024 * 1024)
 #define HP_BUFS 4
@@ -24,9 +26,38 @@ struct ferry_hashpipe {
   struct hp_slot slot[HP_BUFS];
   unsigned long long queued, done;
   EVP_MD_CTX *ctx[2];
+  struct ferry_readahead *tap; /* a member read through a read-ahead tap */
   bool stop;
   bool failed;
+  enum ferry_errcode err_code;
+  char err_msg[512]; /* empty: a digest update failed */
 };
+
+/* Digest the tapped range; the thread owns the contexts meanwhile. */
+static bool
+hash_tap (struct ferry_hashpipe *hp, struct ferry_readahead *ra,
+          EVP_MD_CTX *a, EVP_MD_CTX *b)
+{
+  for (;;) {
+    const void *p;
+    int64_t n = ferry_readahead_tap_next (ra, &p);
+    if (n == 0)
+      return true;
+    if (n < 0) {
+      pthread_mutex_lock (&hp->lock);
+      hp->err_code = ferry_error_code ();
+      snprintf (hp->err_msg, sizeof hp->err_msg, "%s", ferry_error_msg ());
+      pthread_mutex_unlock (&hp->lock);
+      return false;
+    }
+    if ((a && EVP_DigestUpdate (a, p, (size_t) n) != 1)
+        || (b && EVP_DigestUpdate (b, p, (size_t) n) != 1)) {
+      /* Nobody else would move the tap on. */
+      ferry_readahead_tap_cancel (ra);
+      return false;
+    }
+  }
+}
 
 static void *
 hp_thread (void *arg)
@@ -35,8 +66,20 @@ hp_thread (void *arg)
 
   pthread_mutex_lock (&hp->lock);
   for (;;) {
-    while (hp->done == hp->queued && !hp->stop)
+    while (hp->done == hp->queued && !hp->tap && !hp->stop)
       pthread_cond_wait (&hp->cond, &hp->lock);
+    if (hp->tap) {
+      struct ferry_readahead *ra = hp->tap;
+      EVP_MD_CTX *a = hp->ctx[0], *b = hp->ctx[1];
+      pthread_mutex_unlock (&hp->lock);
+      bool ok = hash_tap (hp, ra, a, b);
+      pthread_mutex_lock (&hp->lock);
+      if (!ok)
+        hp->failed = true;
+      hp->tap = NULL;
+      pthread_cond_broadcast (&hp->cond);
+      continue;
+    }
     if (hp->done == hp->queued)
       break;
     struct hp_slot *s = &hp->slot[hp->done % HP_BUFS];
@@ -119,6 +162,7 @@ ferry_hashpipe_begin (struct ferry_hashpipe *hp, EVP_MD_CTX *a, EVP_MD_CTX *b)
   hp->ctx[0] = a;
   hp->ctx[1] = b;
   hp->failed = false;
+  hp->err_msg[0] = 0;
   pthread_mutex_unlock (&hp->lock);
 }
 
@@ -166,6 +210,15 @@ ferry_hashpipe_feed (struct ferry_hashpipe *hp, const void *buf, size_t len)
   return 0;
 }
 
+void
+ferry_hashpipe_tap (struct ferry_hashpipe *hp, struct ferry_readahead *ra)
+{
+  pthread_mutex_lock (&hp->lock);
+  hp->tap = ra;
+  pthread_cond_broadcast (&hp->cond);
+  pthread_mutex_unlock (&hp->lock);
+}
+
 int
 ferry_hashpipe_wait (struct ferry_hashpipe *hp)
 {
@@ -173,12 +226,14 @@ ferry_hashpipe_wait (struct ferry_hashpipe *hp)
 
   pthread_mutex_lock (&hp->lock);
   submit_locked (hp);
-  while (hp->done != hp->queued)
+  while (hp->done != hp->queued || hp->tap)
     pthread_cond_wait (&hp->cond, &hp->lock);
   failed = hp->failed;
   hp->ctx[0] = hp->ctx[1] = NULL;
+  if (failed && hp->err_msg[0])
+    ferry_error_set_raw (hp->err_code, hp->err_msg);
+  else if (failed)
+    ferry_error (FERRY_E_SYSTEM, "digest update failed");
   pthread_mutex_unlock (&hp->lock);
-  if (failed)
-    return ferry_error (FERRY_E_SYSTEM, "digest update failed");
-  return 0;
+  return failed ? -1 : 0;
 }

@@ -41,6 +41,12 @@ struct ferry_readahead {
   unsigned loading;
   bool holding;
   bool stop;
+
+  /* The tap: a second reader of the archive range [tap_pos, tap_end),
+   * front to back, holding chunk tap_seq while tap_holding.  No chunk is
+   * refetched over until both readers have passed it. */
+  bool tap_active, tap_holding;
+  uint64_t tap_pos, tap_end, tap_seq;
 };
 
 static uint64_t
@@ -54,6 +60,12 @@ static bool
 can_claim (const struct ferry_readahead *ra)
 {
   uint64_t first = ra->holding ? ra->next_take - 1 : ra->next_take;
+  if (ra->tap_active) {
+    uint64_t tap = ra->tap_holding ? ra->tap_seq
+                                   : (ra->tap_pos - ra->base) / RA_CHUNK;
+    if (tap < first)
+      first = tap;
+  }
   return ra->next_fetch - first < RA_SLOTS
          && chunk_off (ra, ra->next_fetch) < ra->size;
 }
@@ -142,8 +154,9 @@ ferry_readahead_next (struct ferry_readahead *ra, const void **data)
   int64_t r;
 
   pthread_mutex_lock (&ra->lock);
+  /* The slot is reused once can_claim allows it: the tap may still
+   * need it. */
   if (ra->holding) {
-    ra->slot[(ra->next_take - 1) % RA_SLOTS].state = SLOT_EMPTY;
     ra->holding = false;
     pthread_cond_broadcast (&ra->cond);
   }
@@ -181,9 +194,95 @@ ferry_readahead_seek (struct ferry_readahead *ra, uint64_t offset)
   for (int i = 0; i < RA_SLOTS; i++)
     ra->slot[i].state = SLOT_EMPTY;
   ra->holding = false;
+  /* A tap cannot follow a jump; its reader gets an error. */
+  ra->tap_active = ra->tap_holding = false;
   ra->base = offset;
   ra->next_fetch = ra->next_take = 0;
   pthread_cond_broadcast (&ra->cond);
+  pthread_mutex_unlock (&ra->lock);
+}
+
+int
+ferry_readahead_tap_start (struct ferry_readahead *ra, uint64_t offset,
+                           uint64_t len)
+{
+  int r = -1;
+
+  pthread_mutex_lock (&ra->lock);
+  uint64_t first = ra->holding ? ra->next_take - 1 : ra->next_take;
+  /* Chunks before the main reader's may have been refilled already. */
+  if (!ra->tap_active && offset >= chunk_off (ra, first)
+      && len <= ra->size && offset <= ra->size - len) {
+    ra->tap_active = true;
+    ra->tap_holding = false;
+    ra->tap_pos = offset;
+    ra->tap_end = offset + len;
+    r = 0;
+  }
+  pthread_mutex_unlock (&ra->lock);
+  return r;
+}
+
+int64_t
+ferry_readahead_tap_next (struct ferry_readahead *ra, const void **data)
+{
+  int64_t r;
+
+  pthread_mutex_lock (&ra->lock);
+  if (ra->tap_holding) {
+    ra->tap_holding = false;
+    pthread_cond_broadcast (&ra->cond);
+  }
+  if (!ra->tap_active || ra->stop) {
+    pthread_mutex_unlock (&ra->lock);
+    return ferry_error (FERRY_E_SYSTEM, "%s: the second reader of the "
+                        "archive was stopped", ra->t->name);
+  }
+  if (ra->tap_pos == ra->tap_end) {
+    ra->tap_active = false;
+    pthread_cond_broadcast (&ra->cond);
+    pthread_mutex_unlock (&ra->lock);
+    return 0;
+  }
+  uint64_t seq = (ra->tap_pos - ra->base) / RA_CHUNK;
+  struct ra_slot *s = &ra->slot[seq % RA_SLOTS];
+  while (ra->tap_active && !ra->stop
+         && !((s->state == SLOT_READY || s->state == SLOT_FAILED)
+              && s->seq == seq))
+    pthread_cond_wait (&ra->cond, &ra->lock);
+  if (!ra->tap_active || ra->stop)
+    r = ferry_error (FERRY_E_SYSTEM, "%s: the second reader of the archive "
+                     "was stopped", ra->t->name);
+  else if (s->state == SLOT_FAILED) {
+    ferry_error_set_raw (s->err_code, s->err_msg ? s->err_msg
+                                                 : "out of memory");
+    r = -1;
+  }
+  else {
+    uint64_t in = ra->tap_pos - chunk_off (ra, seq);
+    uint64_t n = s->len - in;
+    if (n > ra->tap_end - ra->tap_pos)
+      n = ra->tap_end - ra->tap_pos;
+    *data = s->buf + in;
+    ra->tap_pos += n;
+    ra->tap_seq = seq;
+    ra->tap_holding = true;
+    r = (int64_t) n;
+  }
+  pthread_mutex_unlock (&ra->lock);
+  return r;
+}
+
+void
+ferry_readahead_tap_cancel (struct ferry_readahead *ra)
+{
+  if (!ra)
+    return;
+  pthread_mutex_lock (&ra->lock);
+  if (ra->tap_active) {
+    ra->tap_active = ra->tap_holding = false;
+    pthread_cond_broadcast (&ra->cond);
+  }
   pthread_mutex_unlock (&ra->lock);
 }
 

@@ -259,3 +259,53 @@ expect_fail 1 "extra.iso" "$FERRY" convert --no-guestfix bigbad.ova -o out13bad
 expect_msg 'SHA256 digest mismatch'
 no_disks out13bad
 note "ok: an archive of many read-ahead chunks, unused members skipped or hashed"
+
+# 14. A pax archive, each member behind an extended header: the digest of
+#     a member read ahead is taken from the file at the offset libarchive
+#     reports after all its headers, so a wrong offset would fail the
+#     manifest check.  The big archive's disks span several read-ahead
+#     chunks; its manifest covers every member.
+python3 - <<'PY'
+import tarfile
+with tarfile.open("pax.ova", "w", format=tarfile.PAX_FORMAT) as t:
+    for n in ["app01.ovf", "app01.mf", "notes.bin", "app01-disk1.vmdk",
+              "extra.iso", "app01-disk2.vmdk"]:
+        ti = t.gettarinfo("big/" + n, arcname=n)
+        ti.pax_headers = {"comment": "ferry test " * (90 if "disk" in n else 1)}
+        with open("big/" + n, "rb") as f:
+            t.addfile(ti, f)
+PY
+run_ferry convert --no-guestfix pax.ova -o out14 > stdout
+qemu-img compare -q -f raw -F raw big/d1.raw out14/app01-sda.raw || fail "pax: sda differs"
+qemu-img compare -q -f raw -F raw big/d2.raw out14/app01-sdb.raw || fail "pax: sdb differs"
+grep -qi 'manifest' "$T/stderr" && fail "pax: unexpected manifest message: $(cat "$T/stderr")"
+cp pax.ova paxbad.ova
+corrupt paxbad.ova app01-disk1.vmdk $((5 * 1048576 + 3))
+# The flipped byte is inside a grain's deflate data: the disk reader may
+# stop on it first, or the manifest check; either way exit 1, no disks.
+expect_fail 1 "app01-disk1.vmdk" "$FERRY" convert --no-guestfix paxbad.ova -o out14bad
+no_disks out14bad
+note "ok: pax extended headers, digests read from the read-ahead chunks"
+
+# 15. A disk whose data is bad while its digest is right (the manifest was
+#     made from the bad file): the conversion stops inside the member, with
+#     its digest still being computed in the other thread, and must end
+#     with the reader's error, no disks and no hang.
+mkdir badgrain
+cp big/app01.ovf big/app01-disk2.vmdk badgrain/
+cp big/app01-disk1.vmdk badgrain/
+python3 - badgrain/app01-disk1.vmdk <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(5 * 1048576 + 1000); b = f.read(64)
+    f.seek(5 * 1048576 + 1000); f.write(bytes(x ^ 0x5a for x in b))
+PY
+(cd badgrain && { echo "SHA1(app01.ovf)= $(sha1sum app01.ovf | cut -d' ' -f1)"
+                  for f in app01-disk1.vmdk app01-disk2.vmdk; do
+                    echo "SHA256($f)= $(sha256sum $f | cut -d' ' -f1)"
+                  done; } > app01.mf
+                tar --format=ustar -cf ../badgrain.ova app01.ovf app01.mf app01-disk1.vmdk app01-disk2.vmdk)
+expect_fail 1 "app01-disk1.vmdk" timeout 60 "$FERRY" convert --no-guestfix badgrain.ova -o out15
+expect_msg 'grain'
+no_disks out15
+note "ok: a bad grain under a right digest fails cleanly"
