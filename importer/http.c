@@ -333,8 +333,11 @@ setup_handle (CURL *h, struct pin *pin, struct http_shared *sh,
   curl_easy_setopt (h, CURLOPT_COOKIEFILE, ""); /* keep session cookies */
   curl_easy_setopt (h, CURLOPT_USERAGENT, "ferry");
   /* Bodies are megabytes: curl's default 16 KiB receive buffer means a
-   * system call and a callback for every 16 KiB. */
-  curl_easy_setopt (h, CURLOPT_BUFFERSIZE, 512L * 1024);
+   * system call and a callback for every 16 KiB.  2 MiB took an OVA over
+   * HTTP about 3% less time than 512 KiB (fewer receive calls and
+   * wake-ups); libcurl before 7.88 refuses more than 512 KiB. */
+  if (curl_easy_setopt (h, CURLOPT_BUFFERSIZE, 2048L * 1024) != CURLE_OK)
+    curl_easy_setopt (h, CURLOPT_BUFFERSIZE, 512L * 1024);
   /* Proxies: libcurl reads http_proxy, https_proxy, all_proxy and
    * no_proxy from the environment; nothing here overrides them. */
   if (o->cacert)
