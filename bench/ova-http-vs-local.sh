@@ -13,17 +13,22 @@
 #
 #   vmdk       ferry convert -q DISK1.vmdk out.raw
 #              (the disk alone, local: no manifest, no checksum)
+#   vmdk-csum  ferry convert -q --checksum DISK1.vmdk out.raw
+#              (the disk alone with the disk checksum the VM report has)
 #   ova-local  ferry convert -q --no-guestfix LOCAL/vm.ova -o DIR
 #   ova-http   ferry convert -q --no-guestfix http://.../vm.ova -o DIR
 #              (the whole VM: manifest checked, both disks with their
 #              checksums, libvirt XML; the same work, only the transport
 #              differs)
+#   ova-http-nv  the same with --no-verify (no manifest check)
 #
 # During each OVA run the space used under its TMPDIR and DIR is sampled
 # every 0.1 s: the peak shows no OVA-sized file was staged.  (The sampling
 # runs during both OVA cases, so both pay for it alike.)
 # Prints the medians, ova-http / ova-local (goal: <= 1.2) and, for the
-# record, ova-http / vmdk.
+# record, ova-http / vmdk and ova-http-nv / vmdk-csum (the disk streamed
+# out of the OVA over HTTP against the same disk converted from a local
+# file, with the same checksum and no manifest).
 #
 # Exit status: 0 all outputs equal; 1 an output differs, a tool failed or
 # an OVA-sized file appeared; 2 usage or setup error.
@@ -92,9 +97,11 @@ echo
 
 declare -A cmd
 cmd[vmdk]=$(quote "$ferry" convert -q "$vmdk" "$out")
+cmd[vmdk-csum]="$(quote "$ferry" convert -q --checksum "$vmdk" "$out") > /dev/null"
+cmd[ova-http-nv]="TMPDIR=$(quote "$tmp") $(quote "$ferry" convert -q --no-guestfix --no-verify "$url" -o "$outdir")"
 cmd[ova-local]="TMPDIR=$(quote "$tmp") $(quote "$ferry" convert -q --no-guestfix "$www/vm.ova" -o "$localdir")"
 cmd[ova-http]="TMPDIR=$(quote "$tmp") $(quote "$ferry" convert -q --no-guestfix "$url" -o "$outdir")"
-tools=(vmdk ova-local ova-http)
+tools=(vmdk vmdk-csum ova-local ova-http ova-http-nv)
 for tool in "${tools[@]}"; do
   echo "  $tool: ${cmd[$tool]}"
 done
@@ -132,13 +139,13 @@ PY
 declare -A times=() cpus=()
 status=0
 for ((r = 1; r <= rounds; r++)); do
-  for ((k = 0; k < 3; k++)); do
-    tool=${tools[(k + r - 1) % 3]}
+  for ((k = 0; k < ${#tools[@]}; k++)); do
+    tool=${tools[(k + r - 1) % ${#tools[@]}]}
     rm -rf "$out" "$out.part" "$outdir" "$localdir" "$tmp"
     sync
     dir=$outdir
     [[ $tool == ova-local ]] && dir=$localdir
-    if [[ $tool != vmdk ]]; then
+    if [[ $tool != vmdk* ]]; then
       mkdir -p "$tmp"
       echo "0 0" > "$workdir/du.log"
       monitor "$dir" &
@@ -147,8 +154,8 @@ for ((r = 1; r <= rounds; r++)); do
     timed "$tool" bash -c "${cmd[$tool]}"
     times[$tool]+="$t_sec "
     cpus[$tool]+="$t_cpu "
-    if [[ $tool == vmdk ]]; then
-      cmp -s "$raw" "$out" || { echo "bench: vmdk round $r: output differs" >&2; status=1; }
+    if [[ $tool == vmdk* ]]; then
+      cmp -s "$raw" "$out" || { echo "bench: $tool round $r: output differs" >&2; status=1; }
       continue
     fi
     kill "$mon" 2> /dev/null || :
@@ -173,18 +180,21 @@ done
 echo "  DIR holds: $held"
 rm -rf "$out" "$outdir" "$localdir" "$tmp"
 vm=$(median ${times[vmdk]})
+cm=$(median ${times[vmdk-csum]})
 lm=$(median ${times[ova-local]})
 om=$(median ${times[ova-http]})
+nm=$(median ${times[ova-http-nv]})
 echo
-echo "vmdk s:      ${times[vmdk]} (CPU s: ${cpus[vmdk]})"
-echo "ova-local s: ${times[ova-local]} (CPU s: ${cpus[ova-local]})"
-echo "ova-http s:  ${times[ova-http]} (CPU s: ${cpus[ova-http]})"
+for tool in "${tools[@]}"; do
+  printf '%-13s %s (CPU s: %s)\n' "$tool s:" "${times[$tool]}" "${cpus[$tool]}"
+done
 echo "load:        $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at the end"
 echo
 printf '%-36s %9s %9s %15s\n' case "local s" "http s" "http/local"
 printf '%-36s %9s %9s %15s\n' "" "(median)" "(median)" ""
 printf '%-36s %9.2f %9.2f %15s\n' "OVA local vs OVA http (goal <= 1.2)" "$lm" "$om" "$(ratio "$om" "$lm")"
 printf '%-36s %9.2f %9.2f %15s\n' "disk alone local vs OVA http" "$vm" "$om" "$(ratio "$om" "$vm")"
+printf '%-36s %9.2f %9.2f %15s\n' "disk+checksum vs OVA http no-verify" "$cm" "$nm" "$(ratio "$nm" "$cm")"
 if ((status != 0)); then
   echo
   echo "bench: FAILED" >&2
