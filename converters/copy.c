@@ -167,7 +167,7 @@ report (struct copy_ctx *c)
 {
   struct ferry_progress p = {
     .done = atomic_load (&c->done),
-    .total = c->o->ranges ? c->total : c->d->size,
+    .total = c->total,
     .data = atomic_load (&c->data),
     .zero = atomic_load (&c->zero),
   };
@@ -661,8 +661,13 @@ copy_stream (struct copy_ctx *c)
   }
   if (sc.k && cursor_feed (sc.k, NULL, c->d->size - sc.k->pos) < 0)
     goto out_sync;
-  if (!known)
+  /* A raw stream learns its size at its end, in this thread; the writer
+   * thread's progress reports read total, which is set only while it
+   * is not running. */
+  if (!known) {
     c->t->size = c->d->size;
+    c->total = c->d->size;
+  }
   /* Everything not delivered is zero. */
   uint64_t done = atomic_load (&c->done);
   if (c->d->size > done) {
