@@ -416,14 +416,12 @@ struct stream_ctx {
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  /* Batch number n sits in queue[n % STREAM_BUFS].  Numbers below
-   * released have their buffers back in free_bufs. */
-  struct batch queue[STREAM_BUFS];
-  uint64_t submitted, written, released;
+  struct batch queue[STREAM_BUFS]; /* filled, in order: [qhead, qhead+qn) */
+  size_t qhead, qn;
   char *free_bufs[STREAM_BUFS];
   size_t nfree;
   bool closing;   /* no more batches will come */
-  bool failed;    /* the writer stopped on an error */
+  bool wfailed;   /* the writer stopped on an error */
   enum ferry_errcode err_code;
   char err_msg[1024];
 
@@ -443,14 +441,6 @@ stream_write (struct stream_ctx *sc, const struct batch *b)
   return 0;
 }
 
-/* Called with sc->lock held: give back the buffers written. */
-static void
-release_locked (struct stream_ctx *sc)
-{
-  for (; sc->released < sc->written; sc->released++)
-    sc->free_bufs[sc->nfree++] = sc->queue[sc->released % STREAM_BUFS].buf;
-}
-
 static void *
 stream_writer (void *arg)
 {
@@ -459,27 +449,26 @@ stream_writer (void *arg)
   pthread_mutex_lock (&sc->lock);
   for (;;) {
     struct batch b;
-    while (sc->written == sc->submitted && !sc->closing && !sc->failed)
+    while (sc->qn == 0 && !sc->closing)
       pthread_cond_wait (&sc->cond, &sc->lock);
-    if (sc->written == sc->submitted || sc->failed)
+    if (sc->qn == 0)
       break;
-    b = sc->queue[sc->written % STREAM_BUFS];
+    b = sc->queue[sc->qhead];
+    sc->qhead = (sc->qhead + 1) % STREAM_BUFS;
+    sc->qn--;
     pthread_mutex_unlock (&sc->lock);
 
     int r = stream_write (sc, &b);
 
     pthread_mutex_lock (&sc->lock);
+    sc->free_bufs[sc->nfree++] = b.buf;
     if (r < 0) {
-      if (!sc->failed) {
-        sc->failed = true;
-        sc->err_code = ferry_error_code ();
-        snprintf (sc->err_msg, sizeof sc->err_msg, "%s", ferry_error_msg ());
-      }
+      sc->wfailed = true;
+      sc->err_code = ferry_error_code ();
+      snprintf (sc->err_msg, sizeof sc->err_msg, "%s", ferry_error_msg ());
       pthread_cond_broadcast (&sc->cond);
       break;
     }
-    sc->written++;
-    release_locked (sc);
     pthread_cond_broadcast (&sc->cond);
   }
   pthread_mutex_unlock (&sc->lock);
@@ -488,7 +477,7 @@ stream_writer (void *arg)
 
 /* Called with sc->lock held: the writer's error as this thread's. */
 static int
-consumer_error_locked (struct stream_ctx *sc)
+writer_error_locked (struct stream_ctx *sc)
 {
   ferry_error_set_raw (sc->err_code, sc->err_msg);
   return -1;
@@ -503,15 +492,15 @@ stream_submit (struct stream_ctx *sc)
   if (!sc->cur.buf)
     return 0;
   pthread_mutex_lock (&sc->lock);
-  if (sc->failed) {
+  if (sc->wfailed) {
     sc->free_bufs[sc->nfree++] = sc->cur.buf;
-    r = consumer_error_locked (sc);
+    r = writer_error_locked (sc);
   }
   else {
     /* There are as many buffers as queue slots, so a held buffer always
      * has a slot. */
-    sc->queue[sc->submitted % STREAM_BUFS] = sc->cur;
-    sc->submitted++;
+    sc->queue[(sc->qhead + sc->qn) % STREAM_BUFS] = sc->cur;
+    sc->qn++;
     pthread_cond_broadcast (&sc->cond);
   }
   pthread_mutex_unlock (&sc->lock);
@@ -559,10 +548,10 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
       return -1;
     if (!sc->cur.buf) {
       pthread_mutex_lock (&sc->lock);
-      while (sc->nfree == 0 && !sc->failed)
+      while (sc->nfree == 0 && !sc->wfailed)
         pthread_cond_wait (&sc->cond, &sc->lock);
-      if (sc->failed) {
-        int r = consumer_error_locked (sc);
+      if (sc->wfailed) {
+        int r = writer_error_locked (sc);
         pthread_mutex_unlock (&sc->lock);
         return r;
       }
@@ -583,10 +572,10 @@ stream_cb (void *opaque, uint64_t offset, const void *buf, size_t len)
   return 0;
 }
 
-/* Stop the writer (after it has taken what was submitted, unless the
- * copy failed) and collect its result. */
+/* Stop the writer (after it has written what was submitted) and collect
+ * its result. */
 static int
-stream_join (struct stream_ctx *sc, pthread_t *thread, bool ok)
+stream_join (struct stream_ctx *sc, pthread_t writer, bool ok)
 {
   int r = 0;
 
@@ -595,21 +584,21 @@ stream_join (struct stream_ctx *sc, pthread_t *thread, bool ok)
   pthread_mutex_lock (&sc->lock);
   sc->closing = true;
   if (!ok) /* the copy failed anyway: drop what is queued */
-    sc->failed = true;
+    for (; sc->qn > 0; sc->qn--, sc->qhead = (sc->qhead + 1) % STREAM_BUFS)
+      sc->free_bufs[sc->nfree++] = sc->queue[sc->qhead].buf;
   pthread_cond_broadcast (&sc->cond);
   pthread_mutex_unlock (&sc->lock);
-  if (thread)
-    pthread_join (*thread, NULL);
-  /* Buffers still queued (the writer stopped early) or being filled go
-   * back, so they are freed. */
-  for (; sc->released < sc->submitted; sc->released++)
-    sc->free_bufs[sc->nfree++] = sc->queue[sc->released % STREAM_BUFS].buf;
+  pthread_join (writer, NULL);
+  /* Buffers the writer left queued (it stopped on an error) or one still
+   * being filled go back, so they are freed. */
+  for (; sc->qn > 0; sc->qn--, sc->qhead = (sc->qhead + 1) % STREAM_BUFS)
+    sc->free_bufs[sc->nfree++] = sc->queue[sc->qhead].buf;
   if (sc->cur.buf) {
     sc->free_bufs[sc->nfree++] = sc->cur.buf;
     sc->cur.buf = NULL;
   }
-  if (ok && sc->failed)
-    r = consumer_error_locked (sc);
+  if (ok && sc->wfailed)
+    r = writer_error_locked (sc);
   return ok ? r : -1;
 }
 
@@ -651,12 +640,11 @@ copy_stream (struct copy_ctx *c)
   pthread_cond_init (&sc.cond, NULL);
   if ((e = pthread_create (&writer, NULL, stream_writer, &sc)) != 0) {
     ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the writer thread");
-    stream_join (&sc, NULL, false);
     goto out_sync;
   }
   {
     bool ok = c->d->ops->stream (c->d, stream_cb, &sc) == 0;
-    if (stream_join (&sc, &writer, ok) < 0)
+    if (stream_join (&sc, writer, ok) < 0)
       goto out_sync;
   }
   if (sc.k && cursor_feed (sc.k, NULL, c->d->size - sc.k->pos) < 0)

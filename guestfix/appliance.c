@@ -19,6 +19,7 @@
 #include <linux/kvm.h>
 
 #include "common/error.h"
+#include "common/fileutil.h"
 #include "guestfix/internal.h"
 
 /* How long the KVM probe may take before KVM counts as unusable (a nested
@@ -180,6 +181,22 @@ kvm_boot_probe (void)
   return booted;
 }
 
+/* A small file's first line, or an empty string; a missing file is not
+ * an error here. */
+static void
+first_line (const char *path, char *out, size_t len)
+{
+  size_t n;
+  char *text = ferry_read_file (path, 4096, &n);
+  out[0] = 0;
+  if (!text) {
+    ferry_error_clear ();
+    return;
+  }
+  snprintf (out, len, "%.*s", (int) strcspn (text, "\n"), text);
+  free (text);
+}
+
 /* The verdict is kept for the rest of this boot of the host, so that
  * every conversion does not pay for the probe (seconds when KVM hangs):
  * in the directory libguestfs keeps its appliance cache in. */
@@ -192,14 +209,7 @@ probe_cache_path (char *path, size_t len, char *boot_id, size_t id_len)
   if (!dir || !*dir)
     dir = "/var/tmp";
   snprintf (path, len, "%s/.ferry-kvm-%ld", dir, (long) geteuid ());
-  boot_id[0] = 0;
-  FILE *f = fopen ("/proc/sys/kernel/random/boot_id", "re");
-  if (f) {
-    if (!fgets (boot_id, (int) id_len, f))
-      boot_id[0] = 0;
-    fclose (f);
-  }
-  boot_id[strcspn (boot_id, "\n")] = 0;
+  first_line ("/proc/sys/kernel/random/boot_id", boot_id, id_len);
 }
 
 static int
@@ -209,17 +219,11 @@ probe_cache_read (void)
   probe_cache_path (path, sizeof path, id, sizeof id);
   if (!id[0])
     return -1;
-  FILE *f = fopen (path, "re");
-  if (!f)
+  first_line (path, line, sizeof line);
+  size_t n = strlen (id);
+  if (strncmp (line, id, n) != 0 || line[n] != ' ')
     return -1;
-  int v = -1;
-  if (fgets (line, sizeof line, f)) {
-    size_t n = strlen (id);
-    if (strncmp (line, id, n) == 0 && line[n] == ' ')
-      v = line[n + 1] == '1' ? 1 : line[n + 1] == '0' ? 0 : -1;
-  }
-  fclose (f);
-  return v;
+  return line[n + 1] == '1' ? 1 : line[n + 1] == '0' ? 0 : -1;
 }
 
 static void

@@ -567,12 +567,9 @@ start_member (struct ferry_ova *a, const char *name, uint64_t size,
      * file, from the position libarchive has reached: the hashing thread
      * reads them from the read-ahead chunks itself, saving the walk a
      * copy and letting the digest lag by as much as the chunks hold. */
-    if (a->ra && size > 0 && archive_filter_count (a->ar) == 1
-        && sparse == 0
-        && ferry_readahead_tap_start (a->ra,
-                                      (uint64_t) archive_filter_bytes (a->ar,
-                                                                       0),
-                                      size) == 0) {
+    uint64_t data_off = (uint64_t) archive_filter_bytes (a->ar, 0);
+    if (a->ra && size > 0 && archive_filter_count (a->ar) == 1 && sparse == 0
+        && ferry_readahead_tap_start (a->ra, data_off, size) == 0) {
       a->tapped = true;
       ferry_hashpipe_tap (a->hp, a->ra);
     }

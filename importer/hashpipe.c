@@ -33,6 +33,14 @@ struct ferry_hashpipe {
   char err_msg[512]; /* empty: a digest update failed */
 };
 
+/* Add len bytes to the contexts that are set. */
+static bool
+update (EVP_MD_CTX *a, EVP_MD_CTX *b, const void *p, size_t len)
+{
+  return (!a || EVP_DigestUpdate (a, p, len) == 1)
+         && (!b || EVP_DigestUpdate (b, p, len) == 1);
+}
+
 /* Digest the tapped range; the thread owns the contexts meanwhile. */
 static bool
 hash_tap (struct ferry_hashpipe *hp, struct ferry_readahead *ra,
@@ -50,8 +58,7 @@ hash_tap (struct ferry_hashpipe *hp, struct ferry_readahead *ra,
       pthread_mutex_unlock (&hp->lock);
       return false;
     }
-    if ((a && EVP_DigestUpdate (a, p, (size_t) n) != 1)
-        || (b && EVP_DigestUpdate (b, p, (size_t) n) != 1)) {
+    if (!update (a, b, p, (size_t) n)) {
       /* Nobody else would move the tap on. */
       ferry_readahead_tap_cancel (ra);
       return false;
@@ -84,13 +91,9 @@ hp_thread (void *arg)
       break;
     struct hp_slot *s = &hp->slot[hp->done % HP_BUFS];
     EVP_MD_CTX *a = hp->ctx[0], *b = hp->ctx[1];
-    bool ok = true;
     pthread_mutex_unlock (&hp->lock);
 
-    if (a && EVP_DigestUpdate (a, s->buf, s->len) != 1)
-      ok = false;
-    if (b && EVP_DigestUpdate (b, s->buf, s->len) != 1)
-      ok = false;
+    bool ok = update (a, b, s->buf, s->len);
 
     pthread_mutex_lock (&hp->lock);
     if (!ok)
@@ -109,30 +112,26 @@ ferry_hashpipe_new (void)
   struct ferry_hashpipe *hp = calloc (1, sizeof *hp);
   int e;
 
-  if (!hp)
-    goto oom;
-  for (int i = 0; i < HP_BUFS; i++)
-    if (!(hp->slot[i].buf = malloc (HP_BUF)))
-      goto oom;
-  pthread_mutex_init (&hp->lock, NULL);
-  pthread_cond_init (&hp->cond, NULL);
-  if ((e = pthread_create (&hp->thread, NULL, hp_thread, hp)) != 0) {
-    ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the hashing thread");
-    pthread_mutex_destroy (&hp->lock);
-    pthread_cond_destroy (&hp->cond);
-    for (int i = 0; i < HP_BUFS; i++)
-      free (hp->slot[i].buf);
-    free (hp);
+  if (!hp) {
+    ferry_error (FERRY_E_SYSTEM, "out of memory");
     return NULL;
   }
-  return hp;
-
-oom:
-  if (hp)
-    for (int i = 0; i < HP_BUFS; i++)
-      free (hp->slot[i].buf);
+  for (int i = 0; i < HP_BUFS; i++)
+    if (!(hp->slot[i].buf = malloc (HP_BUF))) {
+      ferry_error (FERRY_E_SYSTEM, "out of memory");
+      goto fail;
+    }
+  pthread_mutex_init (&hp->lock, NULL);
+  pthread_cond_init (&hp->cond, NULL);
+  if ((e = pthread_create (&hp->thread, NULL, hp_thread, hp)) == 0)
+    return hp;
+  ferry_error_errno (FERRY_E_SYSTEM, e, "cannot start the hashing thread");
+  pthread_mutex_destroy (&hp->lock);
+  pthread_cond_destroy (&hp->cond);
+fail:
+  for (int i = 0; i < HP_BUFS; i++)
+    free (hp->slot[i].buf);
   free (hp);
-  ferry_error (FERRY_E_SYSTEM, "out of memory");
   return NULL;
 }
 

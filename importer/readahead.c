@@ -58,11 +58,34 @@ chunk_off (const struct ferry_readahead *ra, uint64_t seq)
   return ra->base + seq * RA_CHUNK;
 }
 
+/* Called with the lock held: the first chunk the main reader may still
+ * need. */
+static uint64_t
+main_first (const struct ferry_readahead *ra)
+{
+  return ra->holding ? ra->next_take - 1 : ra->next_take;
+}
+
+/* Called with the lock held: is chunk seq loaded (or failed) in s? */
+static bool
+slot_done (const struct ra_slot *s, uint64_t seq)
+{
+  return (s->state == SLOT_READY || s->state == SLOT_FAILED) && s->seq == seq;
+}
+
+/* Called with the lock held: a failed slot's error as this thread's. */
+static int64_t
+slot_error (const struct ra_slot *s)
+{
+  ferry_error_set_raw (s->err_code, s->err_msg ? s->err_msg : "out of memory");
+  return -1;
+}
+
 /* Called with the lock held: may a thread claim chunk next_fetch? */
 static bool
 can_claim (const struct ferry_readahead *ra)
 {
-  uint64_t first = ra->holding ? ra->next_take - 1 : ra->next_take;
+  uint64_t first = main_first (ra);
   if (ra->tap_active) {
     uint64_t tap = ra->tap_holding ? ra->tap_seq
                                    : (ra->tap_pos - ra->base) / RA_CHUNK;
@@ -168,15 +191,11 @@ ferry_readahead_next (struct ferry_readahead *ra, const void **data)
     return 0;
   }
   s = &ra->slot[ra->next_take % RA_SLOTS];
-  while (!((s->state == SLOT_READY || s->state == SLOT_FAILED)
-           && s->seq == ra->next_take))
+  while (!slot_done (s, ra->next_take))
     pthread_cond_wait (&ra->cond, &ra->lock);
-  if (s->state == SLOT_FAILED) {
-    /* Left in place: asking again gives the same error. */
-    ferry_error_set_raw (s->err_code, s->err_msg ? s->err_msg
-                                                 : "out of memory");
-    r = -1;
-  }
+  /* A failed chunk is left in place: asking again gives the same error. */
+  if (s->state == SLOT_FAILED)
+    r = slot_error (s);
   else {
     *data = s->buf;
     r = (int64_t) s->len;
@@ -212,9 +231,8 @@ ferry_readahead_tap_start (struct ferry_readahead *ra, uint64_t offset,
   int r = -1;
 
   pthread_mutex_lock (&ra->lock);
-  uint64_t first = ra->holding ? ra->next_take - 1 : ra->next_take;
   /* Chunks before the main reader's may have been refilled already. */
-  if (!ra->tap_active && offset >= chunk_off (ra, first)
+  if (!ra->tap_active && offset >= chunk_off (ra, main_first (ra))
       && len <= ra->size && offset <= ra->size - len) {
     ra->tap_active = true;
     ra->tap_holding = false;
@@ -249,18 +267,13 @@ ferry_readahead_tap_next (struct ferry_readahead *ra, const void **data)
   }
   uint64_t seq = (ra->tap_pos - ra->base) / RA_CHUNK;
   struct ra_slot *s = &ra->slot[seq % RA_SLOTS];
-  while (ra->tap_active && !ra->stop
-         && !((s->state == SLOT_READY || s->state == SLOT_FAILED)
-              && s->seq == seq))
+  while (ra->tap_active && !ra->stop && !slot_done (s, seq))
     pthread_cond_wait (&ra->cond, &ra->lock);
   if (!ra->tap_active || ra->stop)
     r = ferry_error (FERRY_E_SYSTEM, "%s: the second reader of the archive "
                      "was stopped", ra->t->name);
-  else if (s->state == SLOT_FAILED) {
-    ferry_error_set_raw (s->err_code, s->err_msg ? s->err_msg
-                                                 : "out of memory");
-    r = -1;
-  }
+  else if (s->state == SLOT_FAILED)
+    r = slot_error (s);
   else {
     uint64_t in = ra->tap_pos - chunk_off (ra, seq);
     uint64_t n = s->len - in;
